@@ -1,0 +1,57 @@
+//! The synchronization facade: the one place where the pool's atomics, cells,
+//! threads, thread-locals, spin hints and futex calls come from.
+//!
+//! Every other module of the crate uses `crate::sync::...` and nothing else, so
+//! the code that loom and shuttle check is the code that ships:
+//!
+//! | build                      | atomics and cells                 | threads            | futex                         |
+//! |----------------------------|-----------------------------------|--------------------|-------------------------------|
+//! | default                    | `core::sync::atomic`, [`UnsafeCell`] wrapper | `std::thread` | `atomic-wait`               |
+//! | `RUSTFLAGS="--cfg loom"`    | `loom::sync::atomic`, `loom::cell` | `loom::thread`     | a model on a loom mutex/condvar |
+//! | `RUSTFLAGS="--cfg shuttle"` | `shuttle::sync::atomic`, wrapper  | `shuttle::thread`  | a model on a shuttle mutex/condvar |
+//!
+//! The futex models are faithful to the real one in the ways the pool relies
+//! on: `wait(word, expected)` blocks only if the word still holds `expected`,
+//! checked atomically with respect to `wake_*` (both run under the model's
+//! table lock), `wake_one` wakes at most one sleeper of that address and
+//! `wake_all` all of them, and a wake never dereferences its pointer, so it may
+//! name memory that has been freed. A lost wake-up therefore shows up as a
+//! deadlock that the checker reports. The shuttle model can also return from
+//! `wait` spuriously (see `futex::set_spurious`), as a real futex may.
+//!
+//! This is the only module allowed to name `std::sync::atomic`, `std::thread`,
+//! `atomic_wait`, `loom` or `shuttle`; `scripts/check-facade.sh` enforces it.
+
+#[cfg(all(loom, shuttle))]
+compile_error!("`--cfg loom` and `--cfg shuttle` are mutually exclusive: build with one of them");
+
+#[cfg(not(loom))]
+mod cell;
+
+#[cfg(not(any(loom, shuttle)))]
+mod std_impl;
+#[cfg(not(any(loom, shuttle)))]
+pub(crate) use std_impl::*;
+
+#[cfg(loom)]
+mod loom_impl;
+#[cfg(loom)]
+pub(crate) use loom_impl::*;
+
+#[cfg(shuttle)]
+mod shuttle_impl;
+#[cfg(shuttle)]
+pub(crate) use shuttle_impl::*;
+
+/// Defines a function that is `const` in the std and shuttle builds and a
+/// plain function under loom, whose atomics and cells need a running model
+/// and so cannot be built in a constant.
+macro_rules! const_fn_unless_loom {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$attr])* $vis const fn $name $($rest)*
+        #[cfg(loom)]
+        $(#[$attr])* $vis fn $name $($rest)*
+    };
+}
+pub(crate) use const_fn_unless_loom;

@@ -1,0 +1,61 @@
+//! The shipping build: core atomics, `std::thread` and `atomic-wait`.
+
+pub(crate) mod atomic {
+    pub(crate) use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence};
+}
+
+pub(crate) mod hint {
+    pub(crate) use core::hint::spin_loop;
+}
+
+pub(crate) use std::thread_local;
+
+pub(crate) use super::cell::UnsafeCell;
+
+pub(crate) mod futex {
+    use super::atomic::AtomicU32;
+
+    /// Blocks while `*word == expected`; may return spuriously.
+    #[inline]
+    pub(crate) fn wait(word: &AtomicU32, expected: u32) {
+        atomic_wait::wait(word, expected);
+    }
+
+    /// Wakes at most one thread blocked on `word`. `word` may dangle: the
+    /// kernel hashes the address and never reads it (private futex).
+    #[inline]
+    pub(crate) fn wake_one(word: *const AtomicU32) {
+        atomic_wait::wake_one(word);
+    }
+
+    /// Wakes every thread blocked on `word`. `word` may dangle, as above.
+    #[inline]
+    pub(crate) fn wake_all(word: *const AtomicU32) {
+        atomic_wait::wake_all(word);
+    }
+}
+
+pub(crate) mod thread {
+    use std::io;
+
+    /// Starts a detached OS thread.
+    pub(crate) fn spawn(
+        name: Option<String>,
+        stack_size: Option<usize>,
+        f: impl FnOnce() + Send + 'static,
+    ) -> io::Result<()> {
+        let mut builder = std::thread::Builder::new();
+        if let Some(name) = name {
+            builder = builder.name(name);
+        }
+        if let Some(size) = stack_size {
+            builder = builder.stack_size(size);
+        }
+        builder.spawn(f).map(drop)
+    }
+
+    /// The default thread count of a pool.
+    pub(crate) fn available_parallelism() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
