@@ -35,10 +35,10 @@
 use crate::sync::atomic::{AtomicU32, Ordering, fence};
 use crate::sync::futex;
 
-pub(crate) const EMPTY: u32 = 0;
-pub(crate) const WAITING: u32 = 1;
-pub(crate) const NOTIFIED: u32 = 2;
-pub(crate) const SHUTDOWN: u32 = 3;
+pub const EMPTY: u32 = 0;
+pub const WAITING: u32 = 1;
+pub const NOTIFIED: u32 = 2;
+pub const SHUTDOWN: u32 = 3;
 
 /// A one-token, shut-down-able futex event.
 #[derive(Debug)]

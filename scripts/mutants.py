@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Negative controls: put known bugs back into a copy of the crate and check
+that the model test named for each one fails.
+
+Each mutation replaces one exact snippet of `src/` (it must occur exactly
+once, or the mutation is reported stale) in a scratch copy under
+`target/mutants/`, builds the named test target, and runs the named test.
+A mutation is KILLED when that test fails (or exceeds the time limit, shown
+as such), SURVIVED when it passes. The unmutated tests are run first: a
+mutation can only count as killed against a suite that passes without it.
+
+    scripts/mutants.sh              # every mutation
+    scripts/mutants.sh --list       # the table, nothing run
+    scripts/mutants.sh NAME...      # only these
+
+Exit status: 0 if every selected mutation was killed, 1 otherwise.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "target", "mutants")
+COPY = os.path.join(WORK, "crate")
+TARGET = os.path.join(WORK, "target")
+TIMEOUT = int(os.environ.get("MUTANT_TIMEOUT", "900"))
+
+TOOLS = {
+    "loom": {
+        "env": {"LOOM_MAX_PREEMPTIONS": "2", "RUSTFLAGS": "--cfg loom -C debug-assertions"},
+        "target": "loom_tests",
+    },
+    "shuttle": {
+        "env": {"RUSTFLAGS": "--cfg shuttle"},
+        "target": "shuttle_tests",
+    },
+}
+
+# name, what it puts back, file, snippet, replacement, [(tool, test), ...]
+MUTATIONS = [
+    (
+        "event-wake-swap",
+        "hazard 2: Event::wake swaps its state in, so a late notify revives a shut-down event",
+        "src/event.rs",
+        "(*word).fetch_max(new_state, Ordering::Release)",
+        "(*word).swap(new_state, Ordering::Release)",
+        [("loom", "event::shutdown_is_final_and_wakes_every_sleeper"),
+         ("shuttle", "event::shutdown_is_final_and_wakes_every_sleeper")],
+    ),
+    (
+        "event-shutdown-wakes-only-waiting",
+        "hazard 3: shutdown wakes the futex only if the word was WAITING",
+        "src/event.rs",
+        "if new_state == SHUTDOWN {",
+        "if new_state == SHUTDOWN && old == WAITING {",
+        [("loom", "event::shutdown_is_final_and_wakes_every_sleeper"),
+         ("shuttle", "event::shutdown_is_final_and_wakes_every_sleeper")],
+    ),
+    (
+        "event-notify-relaxed",
+        "ordering: the token is posted with Relaxed instead of Release",
+        "src/event.rs",
+        "(*word).fetch_max(new_state, Ordering::Release)",
+        "(*word).fetch_max(new_state, Ordering::Relaxed)",
+        [("loom", "event::notify_releases_a_waiter_with_its_writes")],
+    ),
+    (
+        "event-consume-relaxed",
+        "ordering: the token is consumed with Relaxed instead of Acquire",
+        "src/event.rs",
+        "                    acquire_with,\n                    Ordering::Acquire,",
+        "                    acquire_with,\n                    Ordering::Relaxed,",
+        [("loom", "event::notify_releases_a_waiter_with_its_writes")],
+    ),
+]
+
+
+def sources():
+    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.split()
+    return [p for p in out if os.path.isfile(os.path.join(ROOT, p))]
+
+
+def fresh_copy():
+    if os.path.isdir(COPY):
+        shutil.rmtree(COPY)
+    for rel in sources():
+        dst = os.path.join(COPY, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, rel), dst)
+
+
+def cargo(tool, args, timeout):
+    env = dict(os.environ)
+    env.pop("LOOM_MAX_PREEMPTIONS", None)
+    env.update(TOOLS[tool]["env"])
+    env["CARGO_TARGET_DIR"] = TARGET
+    cmd = ["cargo", "test", "--release", "--test", TOOLS[tool]["target"]] + args
+    start = time.time()
+    try:
+        proc = subprocess.run(cmd, cwd=COPY, env=env, capture_output=True, text=True, timeout=timeout)
+        return proc.returncode, time.time() - start, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired:
+        return None, time.time() - start, ""
+
+
+def run_test(tool, test):
+    code, _, out = cargo(tool, ["--no-run"], None)
+    if code != 0:
+        return "BUILD-ERROR", 0.0, out
+    code, secs, out = cargo(tool, ["--", "--exact", test], TIMEOUT)
+    if code is None:
+        return "TIMEOUT", secs, out
+    if code == 0 and "1 passed" not in out:
+        return "NO-TEST", secs, out
+    return ("PASS" if code == 0 else "FAIL"), secs, out
+
+
+def main(argv):
+    if "--list" in argv:
+        for name, what, path, _, _, tests in MUTATIONS:
+            print(f"{name:40} {path:18} {what}")
+            for tool, test in tests:
+                print(f"{'':40} killed by {tool}: {test}")
+        return 0
+    wanted = [a for a in argv if not a.startswith("-")]
+    unknown = set(wanted) - {m[0] for m in MUTATIONS}
+    if unknown:
+        print(f"unknown mutation(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    selected = [m for m in MUTATIONS if not wanted or m[0] in wanted]
+
+    os.makedirs(WORK, exist_ok=True)
+    fresh_copy()
+    baseline = sorted({t for m in selected for t in m[5]})
+    for tool, test in baseline:
+        verdict, secs, out = run_test(tool, test)
+        print(f"baseline  {tool:8} {test:60} {verdict} ({secs:.1f}s)", flush=True)
+        if verdict != "PASS":
+            print(out[-4000:])
+            print("the unmutated suite does not pass: no mutation can be judged", file=sys.stderr)
+            return 1
+
+    failures = 0
+    for name, what, path, snippet, replacement, tests in selected:
+        fresh_copy()
+        file = os.path.join(COPY, path)
+        text = open(file).read()
+        if text.count(snippet) != 1:
+            print(f"STALE     {name}: the snippet occurs {text.count(snippet)} times in {path}")
+            failures += 1
+            continue
+        open(file, "w").write(text.replace(snippet, replacement))
+        for tool, test in tests:
+            verdict, secs, out = run_test(tool, test)
+            label = {"FAIL": "KILLED", "TIMEOUT": "KILLED(timeout)", "PASS": "SURVIVED"}.get(verdict, verdict)
+            print(f"{label:16} {name:40} {tool:8} {test} ({secs:.1f}s)", flush=True)
+            if label.startswith("KILLED"):
+                lines = out.splitlines()
+                at = next((i for i, l in enumerate(lines) if "deadlock" in l or "panicked at" in l), None)
+                if at is not None:
+                    for l in lines[at:at + 2]:
+                        print(f"{'':16} {l.strip()[:160]}")
+            else:
+                failures += 1
+                if verdict not in ("PASS",):
+                    print(out[-3000:])
+    fresh_copy()
+    print(f"{len(selected)} mutation(s), {failures} not killed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
