@@ -11,6 +11,8 @@
 #![cfg(loom)]
 
 mod event;
+mod lifecycle;
+mod sync_word;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -69,5 +71,33 @@ impl Outcomes {
                 "{test}: outcome `{n}` was never explored"
             );
         }
+    }
+}
+
+/// A count-down latch on the crate's own `Event`: the last `count_down`
+/// posts the token that `wait` consumes.
+pub struct Latch {
+    left: loom::sync::atomic::AtomicUsize,
+    event: zap_pool::model::Event,
+}
+
+impl Latch {
+    pub fn new(count: usize) -> Self {
+        Self {
+            left: loom::sync::atomic::AtomicUsize::new(count),
+            event: zap_pool::model::Event::new(),
+        }
+    }
+
+    pub fn count_down(&self) {
+        // AcqRel: the waiter sees every counted-down task's effects.
+        if self.left.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            // SAFETY: the latch is alive: the waiter holds it.
+            unsafe { zap_pool::model::Event::notify(&self.event) };
+        }
+    }
+
+    pub fn wait(&self) {
+        self.event.wait();
     }
 }

@@ -3,7 +3,8 @@
 that the model test named for each one fails.
 
 Each mutation replaces one exact snippet of `src/` (it must occur exactly
-once, or the mutation is reported stale) in a scratch copy under
+once, or the mutation is reported stale), or several (`path` None and the
+snippet a list of (path, snippet, replacement)), in a scratch copy under
 `target/mutants/`, builds the named test target, and runs the named test.
 A mutation is KILLED when that test fails (or exceeds the time limit, shown
 as such), SURVIVED when it passes. The unmutated tests are run first: a
@@ -16,6 +17,7 @@ mutation can only count as killed against a suite that passes without it.
 Exit status: 0 if every selected mutation was killed, 1 otherwise.
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -75,6 +77,61 @@ MUTATIONS = [
         "                    acquire_with,\n                    Ordering::Relaxed,",
         [("loom", "event::notify_releases_a_waiter_with_its_writes")],
     ),
+    # --- sync word and lifecycle (loom) ---
+    (
+        "notify-fence-removed",
+        "hazard 1: no SeqCst fence between the push and the fast-path read of `notified`",
+        "src/pool.rs",
+        "            fence(Ordering::SeqCst);\n            if self.sync_word(Ordering::Relaxed).notified() {",
+        "            if self.sync_word(Ordering::Relaxed).notified() {",
+        [("loom", "sync_word::a_pushed_task_is_always_found")],
+    ),
+    (
+        "wait-fence-removed",
+        "hazard 1: no SeqCst fence between consuming `notified` and the search",
+        "src/pool.rs",
+        "                        fence(Ordering::SeqCst);\n                        return Ok(",
+        "                        return Ok(",
+        [("loom", "sync_word::a_pushed_task_is_always_found")],
+    ),
+    (
+        "join-fast-path",
+        "hazard 5: join returns at once when it sees shutdown with no threads left",
+        "src/pool.rs",
+        "        self.join_event.wait();\n        // AcqRel swap",
+        "        let w = self.sync_word(Ordering::Acquire);\n"
+        "        if !(w.state() == State::Shutdown && w.spawned() == 0) {\n"
+        "            self.join_event.wait();\n"
+        "        }\n"
+        "        // AcqRel swap",
+        [("loom", "lifecycle::join_returns_only_after_the_last_access")],
+    ),
+    (
+        "join-registry-stale",
+        "hazard 6: Release-only exits and a Relaxed load of the registry in join",
+        None,
+        [("src/pool.rs",
+          "self.threads.swap(core::ptr::null_mut(), Ordering::AcqRel)",
+          "self.threads.load(Ordering::Relaxed)"),
+         ("src/pool.rs",
+          "(*sync).fetch_sub(ONE_SPAWNED, Ordering::AcqRel)",
+          "(*sync).fetch_sub(ONE_SPAWNED, Ordering::Release)")],
+        None,
+        [("loom", "lifecycle::join_releases_every_registered_worker")],
+    ),
+    (
+        "spawn-failure-keeps-notified",
+        "hazard 4: a failed spawn only gives back its count; state and notified stay set",
+        None,
+        [("src/pool.rs",
+          "                    new = new.with_state(State::Pending);\n                    if remaining == 0 {",
+          "                    if remaining == 0 {"),
+         ("src/pool.rs",
+          "                        new = new.with_notified(false);",
+          "")],
+        None,
+        [("loom", "lifecycle::a_failed_spawn_does_not_wedge_the_pool")],
+    ),
 ]
 
 
@@ -121,8 +178,9 @@ def run_test(tool, test):
 
 def main(argv):
     if "--list" in argv:
-        for name, what, path, _, _, tests in MUTATIONS:
-            print(f"{name:40} {path:18} {what}")
+        for name, what, path, snippet, _, tests in MUTATIONS:
+            where = path or ", ".join(sorted({e[0] for e in snippet}))
+            print(f"{name:40} {where:18} {what}")
             for tool, test in tests:
                 print(f"{'':40} killed by {tool}: {test}")
         return 0
@@ -134,6 +192,9 @@ def main(argv):
     selected = [m for m in MUTATIONS if not wanted or m[0] in wanted]
 
     os.makedirs(WORK, exist_ok=True)
+    # One run at a time: runs share the scratch copy and its target dir.
+    lock = open(os.path.join(WORK, "lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     fresh_copy()
     baseline = sorted({t for m in selected for t in m[5]})
     for tool, test in baseline:
@@ -147,13 +208,19 @@ def main(argv):
     failures = 0
     for name, what, path, snippet, replacement, tests in selected:
         fresh_copy()
-        file = os.path.join(COPY, path)
-        text = open(file).read()
-        if text.count(snippet) != 1:
-            print(f"STALE     {name}: the snippet occurs {text.count(snippet)} times in {path}")
+        edits = snippet if path is None else [(path, snippet, replacement)]
+        stale = False
+        for rel, find, replace in edits:
+            file = os.path.join(COPY, rel)
+            text = open(file).read()
+            if text.count(find) != 1:
+                print(f"STALE     {name}: a snippet occurs {text.count(find)} times in {rel}")
+                stale = True
+                break
+            open(file, "w").write(text.replace(find, replace))
+        if stale:
             failures += 1
             continue
-        open(file, "w").write(text.replace(snippet, replacement))
         for tool, test in tests:
             verdict, secs, out = run_test(tool, test)
             label = {"FAIL": "KILLED", "TIMEOUT": "KILLED(timeout)", "PASS": "SURVIVED"}.get(verdict, verdict)

@@ -175,6 +175,7 @@ impl ThreadPool {
             max_threads,
             ..Config::default()
         })));
+        sync::ghost::allocated(fresh as *const ());
         // AcqRel: Release publishes the new core; Acquire (also the failure
         // ordering) sees a core that another thread published first.
         match self.core.compare_exchange(
@@ -382,9 +383,14 @@ impl Drop for ThreadPool {
             return;
         }
         pool.join();
-        // SAFETY: `join` returned: no worker touches the core any more
-        // (hazard 5), and `&mut self` rules out every other user.
-        drop(unsafe { Box::from_raw(core) });
+        sync::ghost::freed(core as *const ());
+        // The model builds keep the memory (see `sync::ghost`); the mark
+        // above is what their checks look at.
+        if cfg!(not(any(loom, shuttle))) {
+            // SAFETY: `join` returned: no worker touches the core any more
+            // (hazard 5), and `&mut self` rules out every other user.
+            drop(unsafe { Box::from_raw(core) });
+        }
     }
 }
 
@@ -590,6 +596,7 @@ impl Builder {
             max_threads,
             ..self.config
         })));
+        sync::ghost::allocated(core as *const ());
         Ok(ThreadPool {
             core: AtomicPtr::new(core),
             lazy_max_threads: max_threads,
@@ -678,9 +685,11 @@ pub mod model {
     pub use crate::event::{EMPTY, Event, NOTIFIED, SHUTDOWN, WAITING};
     pub use crate::queue::{Busy, Consumer, Probe, Queue};
 
-    /// Resets the futex model; call at the start of every model iteration.
+    /// Resets the futex model and the use-after-free ghost; call at the
+    /// start of every model iteration.
     pub fn reset() {
         crate::sync::futex::reset();
+        crate::sync::ghost::reset();
     }
 
     /// How many futex waits in this iteration actually slept.

@@ -369,6 +369,7 @@ impl Pool {
     /// `pool` is alive and the caller is counted in `spawned`. After this
     /// call the caller must not touch the pool: the joiner may free it.
     pub(crate) unsafe fn unregister(pool: *const Pool) {
+        crate::sync::ghost::assert_live(pool.cast(), "a leaving worker");
         // SAFETY: alive until this RMW, by the contract.
         let sync = unsafe { &raw const (*pool).sync };
         // AcqRel (hazard 6): the Release half puts this worker's registration
@@ -383,6 +384,7 @@ impl Pool {
             "workers leave only after shutdown"
         );
         if old.state() == State::Shutdown && old.spawned() == 1 {
+            crate::sync::ghost::assert_live(pool.cast(), "the last worker's join notification");
             // SAFETY: the joiner cannot have returned: it waits for this very
             // token. The event takes the pointer, not a reference (hazard 5).
             unsafe { Event::notify(&raw const (*pool).join_event) };
@@ -394,6 +396,7 @@ impl Pool {
     /// # Safety
     /// `pool` is alive and the failed thread was counted in `spawned`.
     pub(crate) unsafe fn spawn_failed(pool: *const Pool) {
+        crate::sync::ghost::assert_live(pool.cast(), "a failed spawn's repair");
         // SAFETY: alive by the contract, until the CAS below.
         let word = unsafe { &raw const (*pool).sync };
         // SAFETY: as above.
