@@ -515,7 +515,7 @@ impl Pool {
 
     #[cfg(any(loom, shuttle))]
     pub(crate) fn debug_word(&self) -> SyncWord {
-        self.sync_word(Ordering::SeqCst)
+        self.sync_word(Ordering::Relaxed)
     }
 }
 

@@ -147,9 +147,11 @@ impl Queue {
     /// A snapshot of whether anything is queued. `Consuming` means another
     /// thread holds the lock and may leave tasks in the cache: look again.
     pub fn probe(&self) -> Probe {
-        // Acquire: a later consume sees what this read saw (not required for
-        // the decision itself; the callers' argument is in docs/queue.md).
-        let stack = self.stack.load(Ordering::Acquire);
+        // Relaxed: a snapshot that no task data is read under. Callers get
+        // freshness from coherence: a worker probes its own queue (it is the
+        // only pusher) and the closed global queue after an Acquire of the
+        // shutdown that followed the close (docs/worker.md, "Drain").
+        let stack = self.stack.load(Ordering::Relaxed);
         if stack & IS_CONSUMING != 0 {
             Probe::Consuming
         } else if stack & (HAS_CACHE | PTR_MASK) != 0 {

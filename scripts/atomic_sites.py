@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Lists every atomic operation site in src/ outside the sync facade, as
+`file | function | operation | orderings`, and checks docs/orderings.md
+against that list.
+
+    python3 scripts/atomic_sites.py           # print the sites
+    python3 scripts/atomic_sites.py --check   # every site has a row, every row a site
+
+A site is a call of load / store / swap / compare_exchange(_weak) / fetch_*
+with `Ordering::` arguments, or a `fence(..)`. Its key is the file, the
+enclosing function, the receiver's last field and the operation, e.g.
+`buffer.rs | steal | head.compare_exchange`. Sites with the same key in one
+function share one row; the row's `n` column says how many there are.
+The table rows are the markdown rows of docs/orderings.md whose first cell is
+a file name ending in `.rs`.
+"""
+
+import collections
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "src")
+TABLE = os.path.join(ROOT, "docs", "orderings.md")
+
+FN = re.compile(r"\bfn\s+(\w+)")
+OP = re.compile(r"\.\s*(load|store|swap|compare_exchange_weak|compare_exchange|fetch_\w+)\s*\(")
+FENCE = re.compile(r"\bfence\s*\(\s*Ordering::(\w+)")
+ORD = re.compile(r"Ordering::(\w+)")
+
+
+def receiver(text, dot):
+    """The last field or method name before the `.` at `dot`: `self.head`
+    gives `head`, `self.slot(i)` gives `slot`, `(*word)` gives `word`."""
+    i = dot - 1
+    while i >= 0 and text[i].isspace():
+        i -= 1
+    inner = None
+    if text[i] == ")":
+        depth, j = 0, i
+        while j >= 0:
+            depth += text[j] == ")"
+            depth -= text[j] == "("
+            if depth == 0:
+                break
+            j -= 1
+        inner = text[j + 1:i]
+        i = j - 1
+    k = i
+    while k >= 0 and (text[k].isalnum() or text[k] == "_"):
+        k -= 1
+    name = text[k + 1:i + 1]
+    if not name and inner is not None:
+        names = re.findall(r"[A-Za-z_][A-Za-z_0-9]*", inner)
+        name = names[-1] if names else "?"
+    return name
+
+
+def call_args(text, open_paren):
+    depth = 0
+    for j in range(open_paren, len(text)):
+        depth += text[j] == "("
+        depth -= text[j] == ")"
+        if depth == 0:
+            return text[open_paren:j + 1]
+    return text[open_paren:]
+
+
+def sites():
+    found = collections.OrderedDict()
+    for dirpath, _, files in sorted(os.walk(SRC)):
+        if os.path.relpath(dirpath, SRC).split(os.sep)[0] == "sync":
+            continue
+        for name in sorted(files):
+            if not name.endswith(".rs"):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, SRC)
+            text = open(path).read()
+            # Drop the unit tests (not shipped code) and every comment,
+            # keeping line breaks so line numbers stay right.
+            text = re.split(r"\n#\[cfg\(all\(test", text)[0]
+            text = re.sub(r"//[^\n]*", lambda m: " " * len(m.group(0)), text)
+            fns = [(m.start(), m.group(1)) for m in FN.finditer(text)]
+
+            def enclosing(pos):
+                best = "-"
+                for start, fname in fns:
+                    if start < pos:
+                        best = fname
+                return best
+
+            def line_of(pos):
+                return text.count("\n", 0, pos) + 1
+
+            for m in FENCE.finditer(text):
+                key = (rel, enclosing(m.start()), "fence")
+                found.setdefault(key, []).append(([m.group(1)], line_of(m.start())))
+            for m in OP.finditer(text):
+                args = call_args(text, m.end() - 1)
+                orders = ORD.findall(args)
+                if not orders:
+                    continue
+                recv = receiver(text, m.start())
+                key = (rel, enclosing(m.start()), f"{recv}.{m.group(1)}")
+                found.setdefault(key, []).append((orders, line_of(m.start())))
+            # `sync_word(Ordering::X)` is a load of the pool's word.
+            for m in re.finditer(r"sync_word\(\s*Ordering::(\w+)\s*\)", text):
+                key = (rel, enclosing(m.start()), "sync.load")
+                found.setdefault(key, []).append(([m.group(1)], line_of(m.start())))
+    return found
+
+
+def table_rows():
+    rows = {}
+    for line in open(TABLE):
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and cells[0].endswith(".rs"):
+            rows[(cells[0], cells[1], cells[2])] = cells
+    return rows
+
+
+def main(argv):
+    found = sites()
+    if "--check" not in argv:
+        for (rel, func, op), uses in found.items():
+            orders = sorted({"/".join(o) for o, _ in uses})
+            lines = ",".join(str(l) for _, l in uses)
+            print(f"| {rel} | {func} | {op} | {len(uses)} | {'; '.join(orders)} | (lines {lines})")
+        return 0
+    rows = table_rows()
+    bad = 0
+    for key, uses in found.items():
+        orders = sorted({"/".join(o) for o, _ in uses})
+        row = rows.get(key)
+        if row is None:
+            print(f"missing row: {' | '.join(key)} ({'; '.join(orders)}, line {uses[0][1]})")
+            bad += 1
+            continue
+        if row[3] != str(len(uses)):
+            print(f"row count {row[3]} but {len(uses)} site(s): {' | '.join(key)}")
+            bad += 1
+        if row[4] != "; ".join(orders):
+            print(f"row says {row[4]!r} but the code has {'; '.join(orders)!r}: {' | '.join(key)}")
+            bad += 1
+    for key in rows:
+        if key not in found:
+            print(f"row names no site: {' | '.join(key)}")
+            bad += 1
+    print(f"{len(found)} site(s), {len(rows)} row(s), {bad} problem(s)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
