@@ -261,12 +261,16 @@ fn quicksort_parallel(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
     // outlived.
     let shared_ptr = (&raw const shared).cast::<Shared<'static>>();
     let root = SortTask::boxed(xs.as_mut_ptr(), xs.len(), shared_ptr);
-    // SAFETY: `root` is a fresh heap allocation that nothing else references;
-    // it stays put until its callback frees or reuses it. The slice and
-    // `shared` outlive every task (we wait for the latch below, and the
-    // callbacks touch neither after their final `finish`). The data is only
-    // `i32`s and atomics, fine to use from any thread.
-    let scheduled = unsafe { pool.schedule(Batch::from(&mut (*root.as_ptr()).task)) };
+    // The batch holds a pointer to the whole `SortTask` (not to its `task`
+    // field), so the callback may turn it back into the `Box`.
+    let mut batch = Batch::new();
+    // SAFETY: `root` is a fresh heap allocation that nothing else touches.
+    unsafe { batch.push_raw(root.cast()) };
+    // SAFETY: `root` stays put until its callback frees or reuses it. The
+    // slice and `shared` outlive every task (we wait for the latch below, and
+    // the callbacks touch neither after their final `finish`). The data is
+    // only `i32`s and atomics, fine to use from any thread.
+    let scheduled = unsafe { pool.schedule(batch) };
     if scheduled.is_err() {
         // SAFETY: refused, so the pool never saw the task: still ours.
         drop(unsafe { Box::from_raw(root.as_ptr()) });
@@ -335,8 +339,8 @@ unsafe fn run_sort_task(task: NonNull<Task>) {
             None => SortTask::boxed(half.as_mut_ptr(), half.len(), shared_raw),
         };
         // SAFETY: `child` is a boxed `SortTask` that only this callback
-        // references; it is pushed once.
-        batch.push(unsafe { &mut (*child.as_ptr()).task });
+        // references; it is pushed once, by a pointer to the whole struct.
+        unsafe { batch.push_raw(child.cast()) };
     }
     if let Some(unused) = spare {
         // Unreachable in practice (a slice longer than LEAF always leaves a

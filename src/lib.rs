@@ -241,8 +241,11 @@ impl ThreadPool {
             task: Task::new(run::<F>),
             f,
         }));
+        let mut batch = Batch::new();
+        // A pointer to the whole allocation (not to its `task` field), so
+        // `run` may turn it back into the `Box`.
         // SAFETY: `heap` is a fresh, unique allocation.
-        let batch = Batch::from(unsafe { &mut (*heap).task });
+        unsafe { batch.push_raw(NonNull::new_unchecked(heap).cast()) };
         // SAFETY: the task is heap-allocated (pinned) and lives until its
         // callback frees it; it is in no other batch.
         match unsafe { self.schedule(batch) } {
@@ -500,7 +503,8 @@ impl Builder {
     }
 
     /// Runs on each worker thread when it stops, with its index, after its
-    /// last task.
+    /// last task. The thread no longer counts as a worker of the pool then,
+    /// and the pool is shut down: a `spawn` from the hook is refused.
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder().on_thread_stop(|i| eprintln!("worker {i} done")).build().unwrap();

@@ -331,13 +331,9 @@ impl Pool {
             // its stack stays alive until that event is notified.
             unsafe { Event::notify(&raw const (*first).join_event) };
         }
-        // Tasks accepted while no worker could run them (every spawn failed,
-        // or max_threads workers had all exited) are run here.
-        if let Ok(mut consumer) = self.run_queue.try_consume() {
-            while let Some(task) = consumer.pop() {
-                worker::run_task(self, task);
-            }
-        }
+        // Tasks accepted while no worker could run them (every spawn failed)
+        // run here, and so do the tasks they schedule.
+        worker::run_leftovers(self);
         // SAFETY: the pool is alive: the caller holds it.
         unsafe { Event::shutdown(&self.join_event) };
     }

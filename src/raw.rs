@@ -32,7 +32,9 @@
 //! let mut jobs: Vec<Job> = (0..4).map(|_| Job { task: Task::new(run), done: &DONE }).collect();
 //! let mut batch = Batch::new();
 //! for job in &mut jobs {
-//!     batch.push(&mut job.task);
+//!     // A pointer to the whole `Job`, so the callback may reach `done`.
+//!     // SAFETY: `job` is valid and only this thread touches it now.
+//!     unsafe { batch.push_raw(NonNull::from(job).cast()) };
 //! }
 //! // SAFETY: `jobs` is neither moved nor dropped until every callback ran
 //! // (the pool is joined below, before `jobs` goes out of scope).
@@ -211,6 +213,38 @@ impl Batch {
     /// ```
     pub fn push(&mut self, task: &mut Task) {
         self.push_ptr(task);
+    }
+
+    /// Appends a task by pointer, overwriting its link.
+    ///
+    /// The callback receives this very pointer, with its provenance. A
+    /// pointer made from `&mut Task` (as [`push`](Batch::push) takes)
+    /// covers the `Task` alone; to reach an enclosing struct from the
+    /// callback, pass a pointer made from the whole struct, as below.
+    ///
+    /// # Safety
+    ///
+    /// `task` is valid for writes, and no other thread accesses the task
+    /// while it is being batched.
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use zap_pool::raw::{Batch, Task};
+    /// #[repr(C)]
+    /// struct Job { task: Task, value: u32 }
+    /// unsafe fn run(task: NonNull<Task>) {
+    ///     // SAFETY: the pointer was made from a whole `Job` (below).
+    ///     let job = unsafe { task.cast::<Job>().as_ref() };
+    ///     assert_eq!(job.value, 7);
+    /// }
+    /// let mut job = Job { task: Task::new(run), value: 7 };
+    /// let mut batch = Batch::new();
+    /// // SAFETY: `job` is ours and valid.
+    /// unsafe { batch.push_raw(NonNull::from(&mut job).cast()) };
+    /// assert_eq!(batch.len(), 1);
+    /// ```
+    pub unsafe fn push_raw(&mut self, task: NonNull<Task>) {
+        self.push_ptr(task.as_ptr());
     }
 
     /// Appends every task of `other`, keeping their order.

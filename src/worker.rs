@@ -17,7 +17,7 @@
 //! Search order (`pop`): own ring, own queue, the global queue, then for each
 //! registered worker in turn, its queue and (if it is not us) its ring.
 //!
-//! Leaving: run `on_thread_stop`, give up the `spawned` count (the last one
+//! Leaving: stop counting as a worker of the pool, run `on_thread_stop`, give up the `spawned` count (the last one
 //! out wakes the joiner; that is this thread's last access to the pool), then
 //! wait on the worker's own join event. `join` releases the first registered
 //! worker, and each released worker releases the next one by its link, never
@@ -38,6 +38,8 @@ use core::ptr;
 
 thread_local! {
     /// The worker running on this thread, if any.
+    // Not `const { .. }`: loom's `thread_local!` does not accept it.
+    #[allow(clippy::missing_const_for_thread_local)]
     static CURRENT: Cell<*const Worker> = Cell::new(ptr::null());
 }
 
@@ -87,8 +89,11 @@ pub(crate) unsafe fn run(pool_ptr: *const Pool, index: usize) {
 
     run_loop(pool, &worker);
 
-    pool.call_thread_hook(pool.config.on_thread_stop.as_deref(), index);
+    // The hook runs as a plain thread, not a worker: its ring is drained and
+    // will not be looked at again, so a task it spawned there would be lost.
+    // From here on a spawn goes to the (closed) global queue and is refused.
     CURRENT.with(|c| c.set(ptr::null()));
+    pool.call_thread_hook(pool.config.on_thread_stop.as_deref(), index);
     // SAFETY: we are counted; this is our last access to the pool (hazard 5).
     unsafe { Pool::unregister(pool_ptr) };
 
@@ -121,6 +126,18 @@ fn run_loop(pool: &Pool, worker: &Worker) {
             run_task(pool, stole.task);
         }
     }
+}
+
+/// Runs, on the thread that joins, what no worker ran: tasks accepted while
+/// no worker existed (every spawn failed). For the duration this thread acts
+/// as an unregistered worker of `pool`, so the tasks it runs can still
+/// schedule children (into its own ring, as a worker's would) and those run
+/// here too, before `join` returns.
+pub(crate) fn run_leftovers(pool: &Pool) {
+    let worker = Worker::new(pool);
+    let previous = CURRENT.with(|c| c.replace(&worker));
+    drain(pool, &worker);
+    CURRENT.with(|c| c.set(previous));
 }
 
 /// After shutdown: run everything this worker is responsible for. The global
