@@ -713,3 +713,8 @@ pub mod model {
         (w.state() as u32, w.notified(), w.spawned(), w.idle())
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
