@@ -112,6 +112,10 @@ impl ThreadPool {
         /// let (tx, rx) = std::sync::mpsc::channel();
         /// POOL.spawn(move || tx.send(42).unwrap()).unwrap();
         /// assert_eq!(rx.recv().unwrap(), 42);
+        /// // A static is never dropped: shut it down and join it by hand
+        /// // when the program wants its threads gone before it exits.
+        /// POOL.shutdown();
+        /// POOL.join();
         /// ```
         pub fn new() -> Self {
             Self { core: AtomicPtr::new(ptr::null_mut()), lazy_max_threads: 0 }

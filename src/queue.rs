@@ -37,6 +37,13 @@ const TAGS: usize = HAS_CACHE | IS_CONSUMING | CLOSED;
 const PTR_MASK: usize = !TAGS;
 const _: () = assert!(align_of::<Task>() > TAGS);
 
+/// The task pointer in a stack word. Pointers enter the word with
+/// `expose_provenance` (in `push`) and leave it here, so they keep the
+/// provenance of the task they came from.
+fn top(stack: usize) -> *mut Task {
+    ptr::with_exposed_provenance_mut(stack & PTR_MASK)
+}
+
 /// Why a consumer could not be had.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Busy {
@@ -81,15 +88,15 @@ impl Queue {
         if list.is_empty() {
             return Ok(());
         }
-        debug_assert_eq!(list.head as usize & TAGS, 0);
+        debug_assert_eq!(list.head.addr() & TAGS, 0);
         let mut stack = self.stack.load(Ordering::Relaxed);
         loop {
             if stack & CLOSED != 0 {
                 return Err(list);
             }
             // SAFETY: until the CAS below succeeds the list is ours alone.
-            unsafe { Task::set_next(list.tail, (stack & PTR_MASK) as *mut Task) };
-            let new = list.head as usize | (stack & TAGS);
+            unsafe { Task::set_next(list.tail, top(stack)) };
+            let new = list.head.expose_provenance() | (stack & TAGS);
             // Release: the consumer's Acquire (lock CAS or refill) that takes
             // this list sees its links and the tasks' contents.
             match self
@@ -135,7 +142,7 @@ impl Queue {
                         // SAFETY: we hold the consumer lock (IS_CONSUMING).
                         self.cache.with(|c| unsafe { *c })
                     } else {
-                        (stack & PTR_MASK) as *mut Task
+                        top(stack)
                     };
                     return Ok(Consumer { queue: self, next });
                 }
@@ -180,7 +187,7 @@ impl Consumer<'_> {
             }
             // Acquire: synchronizes with the Release CAS of the pushes taken.
             let stack = self.queue.stack.fetch_and(!PTR_MASK, Ordering::Acquire);
-            self.next = (stack & PTR_MASK) as *mut Task;
+            self.next = top(stack);
             debug_assert!(!self.next.is_null());
         }
         let task = self.next;
