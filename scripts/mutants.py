@@ -132,6 +132,84 @@ MUTATIONS = [
         None,
         [("loom", "lifecycle::a_failed_spawn_does_not_wedge_the_pool")],
     ),
+    # --- whole pool (shuttle) ---
+    (
+        "spawn-failed-repair-only-spawned",
+        "hazard 4: a failed spawn gives back its count only; state and notified stay as the spawn left them",
+        "src/pool.rs",
+        "                State::Signaled | State::Pending => {\n"
+        "                    new = new.with_state(State::Pending);\n"
+        "                    if remaining == 0 {\n"
+        "                        // No thread is left to consume `notified`: clear it,\n"
+        "                        // or every later notify would take the fast path and\n"
+        "                        // no thread would ever be spawned again.\n"
+        "                        new = new.with_notified(false);\n"
+        "                    }\n"
+        "                }\n",
+        "                State::Signaled | State::Pending => {}\n",
+        [("shuttle", "pool::first_spawn_failure_is_repaired")],
+    ),
+    (
+        "spawn-failed-notified-stays",
+        "hazard 4: a failed spawn resets the state to Pending but leaves `notified` set",
+        "src/pool.rs",
+        "                        new = new.with_notified(false);\n",
+        "",
+        [("shuttle", "pool::first_spawn_failure_is_repaired")],
+    ),
+    (
+        "raw-batch-follow-links",
+        "hazard 7: batches are not terminated and are walked to a null link, not counted by length",
+        None,
+        [("src/raw.rs",
+          "        unsafe { Task::set_next(task, ptr::null_mut()) };\n        if self.is_empty() {",
+          "        if self.is_empty() {"),
+         ("src/raw.rs",
+          "        let task = self.head;\n        self.len -= 1;\n        if self.len == 0 {",
+          "        let task = self.head;\n"
+          "        // SAFETY: (mutant) the holder owns the links.\n"
+          "        let next = unsafe { Task::next(task) };\n"
+          "        self.len = self.len.max(2) - 1;\n"
+          "        if next.is_null() {")],
+        None,
+        [("shuttle", "pool::raw_batches_of_mixed_sizes")],
+    ),
+    (
+        "schedule-any-worker-ring",
+        "hazard 8: any pool's worker pushes into its own ring, whichever pool it schedules into",
+        "src/pool.rs",
+        "if !current.is_null() && core::ptr::eq(unsafe { (*current).pool }, self) {",
+        "if !current.is_null() {",
+        [("shuttle", "pool::task_of_one_pool_spawns_into_another")],
+    ),
+    (
+        "shutdown-leaves-queue-open",
+        "shutdown does not close the global queue: outside spawns after it are accepted (and may be lost)",
+        "src/pool.rs",
+        "        self.run_queue.close();\n",
+        "",
+        [("shuttle", "pool::shutdown_races_busy_producers")],
+    ),
+    (
+        "shutdown-skips-drain",
+        "a worker leaves at shutdown without draining: what is still queued falls to the joiner",
+        "src/worker.rs",
+        "Err(crate::pool::Shutdown) => return drain(pool, worker),",
+        "Err(crate::pool::Shutdown) => return,",
+        [("shuttle", "pool::outside_producers_and_nested_spawns")],
+    ),
+    (
+        "join-fast-path-shuttle",
+        "hazard 5: join returns at once when it sees shutdown with no threads left",
+        "src/pool.rs",
+        "        self.join_event.wait();\n        // AcqRel swap",
+        "        let w = self.sync_word(Ordering::Acquire);\n"
+        "        if !(w.state() == State::Shutdown && w.spawned() == 0) {\n"
+        "            self.join_event.wait();\n"
+        "        }\n"
+        "        // AcqRel swap",
+        [("shuttle", "pool::join_returns_after_the_last_worker_left")],
+    ),
 ]
 
 

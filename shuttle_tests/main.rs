@@ -12,6 +12,7 @@
 #![cfg(shuttle)]
 
 mod event;
+mod pool;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
