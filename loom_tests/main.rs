@@ -10,8 +10,10 @@
 //! against and the mutations of `scripts/mutants.sh` that it kills.
 #![cfg(loom)]
 
+mod buffer;
 mod event;
 mod lifecycle;
+mod queue;
 mod sync_word;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -210,6 +210,191 @@ MUTATIONS = [
         "        // AcqRel swap",
         [("shuttle", "pool::join_returns_after_the_last_worker_left")],
     ),
+    # --- queue and buffer ---
+    (
+        "queue-push-relaxed",
+        "ordering: push links its list with a Relaxed CAS instead of Release",
+        "src/queue.rs",
+        ".compare_exchange_weak(stack, new, Ordering::Release, Ordering::Relaxed)",
+        ".compare_exchange_weak(stack, new, Ordering::Relaxed, Ordering::Relaxed)",
+        [("loom", "queue::producers_and_a_consumer_deliver_each_task_once")],
+    ),
+    (
+        "queue-lock-relaxed",
+        "ordering: the consumer lock is taken with a Relaxed CAS instead of Acquire",
+        "src/queue.rs",
+        ".compare_exchange_weak(stack, new, Ordering::Acquire, Ordering::Relaxed)",
+        ".compare_exchange_weak(stack, new, Ordering::Relaxed, Ordering::Relaxed)",
+        [("loom", "queue::producers_and_a_consumer_deliver_each_task_once"),
+         ("loom", "queue::consumers_contend_and_hand_over_the_cache")],
+    ),
+    (
+        "queue-refill-relaxed",
+        "ordering: Consumer::pop refills from the stack with a Relaxed fetch_and instead of Acquire",
+        "src/queue.rs",
+        "self.queue.stack.fetch_and(!PTR_MASK, Ordering::Acquire)",
+        "self.queue.stack.fetch_and(!PTR_MASK, Ordering::Relaxed)",
+        [("loom", "queue::producers_and_a_consumer_deliver_each_task_once")],
+    ),
+    (
+        "queue-release-relaxed",
+        "ordering: dropping a Consumer releases the lock (and the cache) with Relaxed instead of Release",
+        "src/queue.rs",
+        "self.queue.stack.fetch_and(!remove, Ordering::Release)",
+        "self.queue.stack.fetch_and(!remove, Ordering::Relaxed)",
+        [("loom", "queue::consumers_contend_and_hand_over_the_cache")],
+    ),
+    (
+        "queue-close-checked-once",
+        "close: push checks CLOSED only on its first read, so a push racing close lands after it",
+        "src/queue.rs",
+        "        let mut stack = self.stack.load(Ordering::Relaxed);\n"
+        "        loop {\n"
+        "            if stack & CLOSED != 0 {\n"
+        "                return Err(list);\n"
+        "            }\n",
+        "        let mut stack = self.stack.load(Ordering::Relaxed);\n"
+        "        if stack & CLOSED != 0 {\n"
+        "            return Err(list);\n"
+        "        }\n"
+        "        loop {\n",
+        [("loom", "queue::close_racing_a_push_refuses_or_keeps_it")],
+    ),
+    (
+        "buffer-push-publish-relaxed",
+        "ordering: push publishes its slots with a Relaxed store of `tail` instead of Release",
+        "src/buffer.rs",
+        "                self.tail.store(tail, Ordering::Release);",
+        "                self.tail.store(tail, Ordering::Relaxed);",
+        [("loom", "buffer::owner_and_a_thief_take_each_task_once")],
+    ),
+    (
+        "buffer-steal-tail-relaxed",
+        "ordering: a thief reads the victim's `tail` with Relaxed instead of Acquire",
+        "src/buffer.rs",
+        "let victim_tail = victim.tail.load(Ordering::Acquire);",
+        "let victim_tail = victim.tail.load(Ordering::Relaxed);",
+        [("loom", "buffer::owner_and_a_thief_take_each_task_once")],
+    ),
+    (
+        "buffer-steal-publish-relaxed",
+        "ordering: a thief publishes what it moved into its own ring with a Relaxed store of `tail`",
+        "src/buffer.rs",
+        "                        self.tail\n"
+        "                            .store(tail.wrapping_add(pushed), Ordering::Release);",
+        "                        self.tail\n"
+        "                            .store(tail.wrapping_add(pushed), Ordering::Relaxed);",
+        [("loom", "buffer::chained_steal_hands_tasks_on_once")],
+    ),
+    (
+        "buffer-consume-publish-relaxed",
+        "ordering: consume publishes what it moved from the queue with a Relaxed store of `tail`",
+        "src/buffer.rs",
+        "            self.tail\n"
+        "                .store(tail.wrapping_add(pushed), Ordering::Release);",
+        "            self.tail\n"
+        "                .store(tail.wrapping_add(pushed), Ordering::Relaxed);",
+        [("loom", "buffer::consume_into_the_ring_racing_a_thief")],
+    ),
+    (
+        "buffer-pop-no-cas",
+        "exactly once: the owner's pop claims the head slot with a plain store instead of a CAS",
+        "src/buffer.rs",
+        "            match self.head.compare_exchange_weak(\n"
+        "                head,\n"
+        "                head.wrapping_add(1),\n"
+        "                Ordering::Acquire,\n"
+        "                Ordering::Relaxed,\n"
+        "            ) {",
+        "            match {\n"
+        "                self.head.store(head.wrapping_add(1), Ordering::Release);\n"
+        "                Ok::<usize, usize>(head)\n"
+        "            } {",
+        [("loom", "buffer::owner_and_a_thief_take_each_task_once")],
+    ),
+    (
+        "buffer-steal-no-cas",
+        "exactly once: a thief commits its steal with a plain store of the victim's `head`",
+        "src/buffer.rs",
+        "            match victim.head.compare_exchange(\n"
+        "                victim_head,\n"
+        "                victim_head.wrapping_add(take),\n"
+        "                Ordering::AcqRel,\n"
+        "                Ordering::Relaxed,\n"
+        "            ) {",
+        "            match {\n"
+        "                victim.head.store(victim_head.wrapping_add(take), Ordering::Release);\n"
+        "                Ok::<usize, usize>(victim_head)\n"
+        "            } {",
+        [("loom", "buffer::two_thieves_and_the_owner_take_each_task_once")],
+    ),
+    (
+        "buffer-migrate-no-cas",
+        "exactly once: overflow migration claims half the ring with a plain store of `head`",
+        "src/buffer.rs",
+        "            match self.head.compare_exchange(\n"
+        "                head,\n"
+        "                head.wrapping_add(migrate),\n"
+        "                Ordering::Acquire,\n"
+        "                Ordering::Relaxed,\n"
+        "            ) {",
+        "            match {\n"
+        "                self.head.store(head.wrapping_add(migrate), Ordering::Release);\n"
+        "                Ok::<usize, usize>(head)\n"
+        "            } {",
+        [("loom", "buffer::overflow_migration_racing_a_steal_loses_nothing")],
+    ),
+    (
+        "buffer-steal-size-unwrapped",
+        "hazard 12: a thief computes the victim's size with a plain (overflowing) subtraction",
+        "src/buffer.rs",
+        "let size = victim_tail.wrapping_sub(victim_head);",
+        "let size = victim_tail - victim_head;",
+        [("loom", "buffer::indices_wrap_around_during_a_steal")],
+    ),
+    (
+        "batch-unterminated-walk",
+        "hazard 7: push_ptr leaves the old link and pop_front follows links to null (both fixes out)",
+        "src/raw.rs",
+        "        unsafe { Task::set_next(task, ptr::null_mut()) };\n"
+        "        if self.is_empty() {\n"
+        "            self.head = task;\n"
+        "        } else {\n"
+        "            // SAFETY: as above, for the current tail.\n"
+        "            unsafe { Task::set_next(self.tail, task) };\n"
+        "        }\n"
+        "        self.tail = task;\n"
+        "        self.len += 1;\n"
+        "    }\n"
+        "\n"
+        "    /// Removes and returns the first task.\n"
+        "    pub(crate) fn pop_front(&mut self) -> Option<*mut Task> {\n"
+        "        if self.is_empty() {\n"
+        "            return None;\n"
+        "        }\n"
+        "        let task = self.head;\n"
+        "        self.len -= 1;\n",
+        "        if self.is_empty() {\n"
+        "            self.head = task;\n"
+        "        } else {\n"
+        "            // SAFETY: as above, for the current tail.\n"
+        "            unsafe { Task::set_next(self.tail, task) };\n"
+        "        }\n"
+        "        self.tail = task;\n"
+        "        self.len += 1;\n"
+        "    }\n"
+        "\n"
+        "    /// Removes and returns the first task.\n"
+        "    pub(crate) fn pop_front(&mut self) -> Option<*mut Task> {\n"
+        "        if self.is_empty() {\n"
+        "            return None;\n"
+        "        }\n"
+        "        let task = self.head;\n"
+        "        // The list goes on as long as the links do.\n"
+        "        let more = !unsafe { Task::next(task) }.is_null();\n"
+        "        self.len = if more { self.len.max(2) - 1 } else { 0 };\n",
+        [("loom", "buffer::a_rescheduled_task_drags_no_stale_link")],
+    ),
 ]
 
 
