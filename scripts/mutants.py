@@ -410,7 +410,10 @@ def fresh_copy():
     for rel in sources():
         dst = os.path.join(COPY, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, rel), dst)
+        # Fresh modification times: copying the originals' times would make a
+        # restored file look older than the last mutated build, and cargo
+        # would reuse that build.
+        shutil.copy(os.path.join(ROOT, rel), dst)
 
 
 def cargo(tool, args, timeout):
