@@ -13,6 +13,7 @@
 
 mod event;
 mod pool;
+mod replay;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,29 +26,76 @@ pub fn iterations() -> usize {
         .unwrap_or(1000)
 }
 
+/// Where failing schedules are written (one file each).
+pub fn failure_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/shuttle-failures")
+}
+
+/// The newest file in `dir`, if any.
+pub fn newest_file(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max()
+        .map(|(_, path)| path)
+}
+
 /// Runs `f` under the random scheduler and under PCT (depth 3), resetting the
-/// futex model's counters before each execution.
+/// model's per-execution state before each execution.
+///
+/// A failing execution writes its schedule to a file under
+/// `target/shuttle-failures/` and this prints the command that replays it:
+/// with `SHUTTLE_REPLAY=<file>` set, `check` replays that one schedule
+/// instead of exploring (deterministically, as long as the code is
+/// unchanged).
 pub fn check<F>(f: F)
 where
     F: Fn() + Send + Sync + 'static,
 {
     let f = Arc::new(f);
-    let g = f.clone();
-    shuttle::check_random(
+    let body = move || {
+        zap_pool::model::reset();
+        f()
+    };
+    if let Ok(path) = std::env::var("SHUTTLE_REPLAY") {
+        println!("replaying the schedule in {path}");
+        shuttle::replay_from_file(body, path);
+        return;
+    }
+    let dir = failure_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let mut config = shuttle::Config::new();
+    config.failure_persistence = shuttle::FailurePersistence::File(Some(dir.clone()));
+    let body = Arc::new(body);
+    let explore = {
+        let body = body.clone();
         move || {
-            zap_pool::model::reset();
-            g()
-        },
-        iterations(),
-    );
-    shuttle::check_pct(
-        move || {
-            zap_pool::model::reset();
-            f()
-        },
-        iterations(),
-        3,
-    );
+            let (a, b) = (body.clone(), body.clone());
+            shuttle::Runner::new(
+                shuttle::scheduler::RandomScheduler::new(iterations()),
+                config.clone(),
+            )
+            .run(move || a());
+            shuttle::Runner::new(
+                shuttle::scheduler::PctScheduler::new(3, iterations()),
+                config,
+            )
+            .run(move || b());
+        }
+    };
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(explore)) {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("<test name>")
+            .to_string();
+        let file =
+            newest_file(&dir).map_or("<the file named above>".into(), |p| p.display().to_string());
+        eprintln!(
+            "replay this failure with:\n  SHUTTLE_REPLAY={file} RUSTFLAGS=\"--cfg shuttle\" \\\n    cargo test --release --test shuttle_tests -- --exact {test}"
+        );
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// Named outcome counters, kept outside the executions.
