@@ -9,6 +9,14 @@ use shuttle::thread;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
 #[derive(Default)]
 struct BrokenFlag {
     set: AtomicBool,
@@ -57,12 +65,7 @@ fn a_failing_schedule_is_saved_and_replays() {
         shuttle::Runner::new(shuttle::scheduler::RandomScheduler::new(1000), config)
             .run(broken_scenario)
     }));
-    let message = found.expect_err("the broken flag must fail under exploration");
-    let text = message
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default();
+    let text = panic_text(found.expect_err("the broken flag must fail under exploration"));
     assert!(
         text.contains("deadlock"),
         "expected a deadlock, got: {text}"
@@ -76,12 +79,7 @@ fn a_failing_schedule_is_saved_and_replays() {
         let replayed = catch_unwind(AssertUnwindSafe(|| {
             shuttle::replay_from_file(broken_scenario, &file)
         }));
-        let message = replayed.expect_err("the replay must reproduce the failure");
-        let text = message
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| message.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let text = panic_text(replayed.expect_err("the replay must reproduce the failure"));
         assert!(
             text.contains("deadlock"),
             "the replay failed differently: {text}"

@@ -28,6 +28,9 @@ compile_error!("`--cfg loom` and `--cfg shuttle` are mutually exclusive: build w
 #[cfg(not(loom))]
 mod cell;
 
+#[cfg(any(loom, shuttle))]
+pub(crate) mod ghost;
+
 #[cfg(not(any(loom, shuttle)))]
 mod std_impl;
 #[cfg(not(any(loom, shuttle)))]
