@@ -45,10 +45,10 @@ TOOLS = {
 MUTATIONS = [
     (
         "event-wake-swap",
-        "hazard 2: Event::wake swaps its state in, so a late notify revives a shut-down event",
+        "hazard 2: Event::wake stores its state unconditionally (a swap), so a late notify revives a shut-down event",
         "src/event.rs",
-        "(*word).fetch_max(new_state, Ordering::Release)",
-        "(*word).swap(new_state, Ordering::Release)",
+        "                    old.max(new_state),\n",
+        "                    new_state,\n",
         [("loom", "event::shutdown_is_final_and_wakes_every_sleeper"),
          ("shuttle", "event::shutdown_is_final_and_wakes_every_sleeper")],
     ),
@@ -65,8 +65,8 @@ MUTATIONS = [
         "event-notify-relaxed",
         "ordering: the token is posted with Relaxed instead of Release",
         "src/event.rs",
-        "(*word).fetch_max(new_state, Ordering::Release)",
-        "(*word).fetch_max(new_state, Ordering::Relaxed)",
+        "old.max(new_state),\n                    Ordering::Release,",
+        "old.max(new_state),\n                    Ordering::Relaxed,",
         [("loom", "event::notify_releases_a_waiter_with_its_writes")],
     ),
     (

@@ -8,9 +8,9 @@
 //! * `wait` returns after consuming a token (NOTIFIED -> EMPTY or WAITING), or
 //!   at once when the event is shut down. Otherwise it marks the word WAITING
 //!   and sleeps on the futex while it stays WAITING.
-//! * `notify` posts a token (`fetch_max(NOTIFIED)`) and wakes one sleeper if
+//! * `notify` posts a token (max(word, NOTIFIED)) and wakes one sleeper if
 //!   the word was WAITING. Two tokens posted before either is consumed merge.
-//! * `shutdown` makes the word SHUTDOWN (`fetch_max(SHUTDOWN)`), which no later
+//! * `shutdown` makes the word SHUTDOWN (max(word, SHUTDOWN)), which no later
 //!   operation can change, and wakes every sleeper.
 //!
 //! A woken thread that consumes a token writes WAITING back rather than EMPTY:
@@ -21,8 +21,8 @@
 //! The two fixes over the original (see `docs/event.md`):
 //! * hazard 2: `wake` used a plain swap, so a `notify` decided before
 //!   `shutdown` but landing after it turned SHUTDOWN back into NOTIFIED. One
-//!   sleeper consumed that and left; another slept for ever. `fetch_max`
-//!   keeps SHUTDOWN final.
+//!   sleeper consumed that and left; another slept for ever. Taking the
+//!   maximum keeps SHUTDOWN final.
 //! * hazard 3: `shutdown` woke the futex only if the old word was WAITING,
 //!   but sleepers can exist while the word is transiently NOTIFIED or EMPTY
 //!   (a token consumed by a thread that never slept). `shutdown` now always
@@ -32,7 +32,7 @@
 //! event's memory as soon as it observes the new state, so no reference to it
 //! may be live across the futex wake (hazard 5).
 
-use crate::sync::atomic::{AtomicU32, Ordering, fence};
+use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::sync::futex;
 
 pub const EMPTY: u32 = 0;
@@ -66,15 +66,17 @@ impl Event {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if state == SHUTDOWN {
-                // Acquire: synchronizes with the Release `fetch_max` in
-                // `shutdown`, so what preceded the shutdown is visible here.
-                // A fence keeps the common CAS and reload paths Relaxed.
-                fence(Ordering::Acquire);
+                // Acquire: synchronizes with the Release CAS of `wake` in
+                // `shutdown` (SHUTDOWN is final, so this reads it again), so
+                // what preceded the shutdown is visible here. Only this rare
+                // path pays for it; the common loads stay Relaxed. A load,
+                // not a fence: ThreadSanitizer does not model fences.
+                self.state.load(Ordering::Acquire);
                 return;
             }
 
             if state == NOTIFIED {
-                // Acquire: synchronizes with the Release `fetch_max` of the
+                // Acquire: synchronizes with the Release CAS of `wake` in the
                 // `notify` that posted this token.
                 match self.state.compare_exchange(
                     NOTIFIED,
@@ -133,15 +135,36 @@ impl Event {
     }
 
     unsafe fn wake(this: *const Self, new_state: u32) -> u32 {
-        // SAFETY: the caller guarantees `this` is live now. The RMW below is
-        // the last access through it; after it only the address is used.
+        // SAFETY: the caller guarantees `this` is live now. The successful
+        // CAS below is the last access through it; after it only the address
+        // is used.
         let word: *const AtomicU32 = unsafe { &raw const (*this).state };
-        // Release: a waiter that consumes this token (Acquire CAS) or sees
-        // SHUTDOWN (Acquire fence) sees everything before the wake.
-        // fetch_max, not swap: SHUTDOWN is the largest value, so a late
-        // NOTIFIED can never replace it (hazard 2).
+        // The new state is max(old, new_state): SHUTDOWN is the largest
+        // value, so a late NOTIFIED can never replace it (hazard 2). This is
+        // `fetch_max` written out as a CAS loop, because ThreadSanitizer does
+        // not instrument `fetch_max` and would miss the release edge (x86 has
+        // no atomic max, so the machine code is a CAS loop either way).
+        // Relaxed: a first guess for the CAS.
         // SAFETY: `word` points into the live event (see above).
-        let old = unsafe { (*word).fetch_max(new_state, Ordering::Release) };
+        let mut old = unsafe { (*word).load(Ordering::Relaxed) };
+        loop {
+            // Release: a waiter that consumes this token (Acquire CAS) or
+            // sees SHUTDOWN (Acquire load) sees everything before the wake.
+            // Always a write, even of the same value, so a merged token still
+            // publishes this waker's writes.
+            // SAFETY: as above; the event is live until this CAS succeeds.
+            match unsafe {
+                (*word).compare_exchange_weak(
+                    old,
+                    old.max(new_state),
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                )
+            } {
+                Ok(_) => break,
+                Err(actual) => old = actual,
+            }
+        }
         if new_state == SHUTDOWN {
             // Always: a sleeper can exist while the word was EMPTY or
             // NOTIFIED (hazard 3).
