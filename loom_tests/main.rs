@@ -24,9 +24,24 @@ pub fn model<F>(f: F) -> usize
 where
     F: Fn() + Sync + Send + 'static,
 {
+    model_with_bound_cap(usize::MAX, f)
+}
+
+/// As [`model`], with the preemption bound (`LOOM_MAX_PREEMPTIONS`) capped at
+/// `cap` for a test whose state space explodes above it. The test says why.
+pub fn model_with_bound_cap<F>(cap: usize, f: F) -> usize
+where
+    F: Fn() + Sync + Send + 'static,
+{
     let iterations = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = iterations.clone();
-    let builder = loom::model::Builder::new();
+    let mut builder = loom::model::Builder::new();
+    if let Some(bound) = builder.preemption_bound {
+        if bound > cap {
+            println!("(preemption bound {bound} capped at {cap} for this test)");
+            builder.preemption_bound = Some(cap);
+        }
+    }
     builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);
         zap_pool::model::reset();
