@@ -36,7 +36,8 @@
 //! zero after shutdown (or `shutdown` itself, if there were no threads)
 //! notifies the join event exactly once; `join` waits for that token, always
 //! (hazard 5), takes the registry with an RMW (hazard 6), releases the
-//! workers' exit chain, and runs whatever is left in the global queue.
+//! workers' exit chain, and runs whatever is left in the global queue (as
+//! an unregistered worker, so those tasks can still schedule children).
 
 use crate::event::Event;
 use crate::queue::Queue;
@@ -319,7 +320,8 @@ impl Pool {
     }
 
     /// Waits for shutdown and for every worker to stop, releases the workers'
-    /// exit chain and runs what was left in the global queue.
+    /// exit chain and runs what was left in the global queue (the tasks no
+    /// worker ran because none could be started).
     pub(crate) fn join(&self) {
         // Hazard 5: no fast path. Exactly one token is ever posted (by the
         // last thread out, or by `shutdown` when there were no threads); an
