@@ -401,16 +401,29 @@ impl Pool {
         let word = unsafe { &raw const (*pool).sync };
         // SAFETY: as above.
         let mut sync = SyncWord::from_bits(unsafe { (*word).load(Ordering::Relaxed) });
+        let mut woken = false;
         loop {
             debug_assert!(sync.spawned() > 0);
             let remaining = sync.spawned() - 1;
             let mut new = sync.with_spawned(remaining);
-            let mut wake_idle = false;
             match sync.state() {
                 // The signal our spawn stood for may still be unconsumed.
                 // Pass it to an idle thread if there is one; otherwise give
                 // it up so the next notify can try again.
-                State::Signaled if sync.idle() > 0 => wake_idle = true,
+                //
+                // The wake comes *before* the CAS that gives our count back:
+                // the count is what keeps the pool alive for this thread,
+                // which may be any thread that dropped an unrun
+                // `WorkerThread`, not a user of the pool. A wake that turns
+                // out early is harmless: the woken thread reloads the word,
+                // and our CAS then fails and decides again.
+                State::Signaled if sync.idle() > 0 => {
+                    if !woken {
+                        // SAFETY: we still hold a count: the pool is alive.
+                        unsafe { Event::notify(&raw const (*pool).idle_event) };
+                        woken = true;
+                    }
+                }
                 State::Signaled | State::Pending => {
                     new = new.with_state(State::Pending);
                     if remaining == 0 {
@@ -436,15 +449,16 @@ impl Pool {
                 )
             } {
                 Ok(_) => {
-                    // SAFETY: the pool is alive until the join token below is
-                    // posted; both events take pointers (hazard 5).
-                    unsafe {
-                        if wake_idle {
-                            Event::notify(&raw const (*pool).idle_event);
-                        }
-                        if sync.state() == State::Shutdown && remaining == 0 {
-                            Event::notify(&raw const (*pool).join_event);
-                        }
+                    if sync.state() == State::Shutdown && remaining == 0 {
+                        crate::sync::ghost::assert_live(
+                            pool.cast(),
+                            "a failed spawn's join notification",
+                        );
+                        // SAFETY: the joiner waits for this very token, so the
+                        // pool is alive until it is posted; the event takes a
+                        // pointer (hazard 5). Nothing else touches the pool
+                        // after the CAS: our count is gone.
+                        unsafe { Event::notify(&raw const (*pool).join_event) };
                     }
                     return;
                 }
