@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Spin model check of the pool's coordination protocol: the model is
+# docs/liveness/pool.pml, the note that explains it docs/liveness.md.
+#
+#   scripts/spin.sh              the CI set (2 workers; ~2-3 minutes on 2 cores)
+#   scripts/spin.sh --full       also the larger configurations (3 workers, more
+#                                tasks; ~12 minutes on 2 cores, up to ~7 GB of memory)
+#   scripts/spin.sh -j N         run N checks at a time (default: 2, or 1 on one core)
+#   scripts/spin.sh --keep DIR   keep each check's pan sources, output and trail in DIR;
+#                                replay a counterexample with
+#                                (cd DIR/ID && spin -t -p $(cat defines) pool.pml)
+#
+# Each check builds a verifier with `spin -a`, compiles it with gcc and runs
+# it, and prints one row of the results table: configuration, property,
+# expected and actual result, states stored, search time, and the length of
+# the counterexample (`spin -t`) when there is one. Exit status 0 only if
+# every configuration of the port passes and every hazard switch (the
+# original's logic) yields the counterexample expected of it.
+#
+# Installs Spin with apt-get (Debian package `spin`) if `spin` is absent.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+model="$root/docs/liveness/pool.pml"
+
+full=0
+keep=""
+jobs=2
+if [[ $(nproc 2>/dev/null || echo 1) -lt 2 ]]; then
+    jobs=1
+fi
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --full) full=1 ;;
+        --keep) keep="$2"; shift ;;
+        -j) jobs="$2"; shift ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "spin.sh: unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if ! command -v spin >/dev/null 2>&1; then
+    echo "spin.sh: spin not found; installing the Debian package 'spin'"
+    if [[ $(id -u) -eq 0 ]]; then
+        apt-get update && apt-get install -y spin
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo apt-get update && sudo apt-get install -y spin
+    else
+        echo "spin.sh: cannot install spin (not root, no sudo)" >&2
+        exit 1
+    fi
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+    echo "spin.sh: gcc is needed to compile the verifiers" >&2
+    exit 1
+fi
+spin -V
+
+if [[ -n "$keep" ]]; then
+    mkdir -p "$keep"
+    work=$(cd "$keep" && pwd)
+else
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+fi
+
+# ---------------------------------------------------------------------------
+# One check: check ID CONFIGURATION PROPERTY EXPECT DEFINES
+#   PROPERTY: safety      assertions and invalid end states
+#             safety-idle assertions only, as a worker asleep on the idle
+#                         event is a valid end when nobody shuts down
+#             safety-bfs  as safety, breadth-first: the shortest counterexample
+#             ltl:NAME    the model's LTL formula NAME, weak fairness (-a -f)
+#             no-cycle    non-progress cycles (-l); the model has no progress
+#                         labels, so any reachable cycle is reported
+#   EXPECT:   pass, or the start of pan's error line for a violation
+# ---------------------------------------------------------------------------
+run_check() {
+    local id="$1" config="$2" prop="$3" expect="$4" defines="$5"
+    local dir="$work/$id"
+    mkdir -p "$dir"
+    rm -f "$dir/result.tsv"
+    (
+        cd "$dir"
+        cp "$model" pool.pml
+        local cc run
+        case "$prop" in
+            safety) cc="-DSAFETY -DNOCLAIM"; run="" ;;
+            safety-idle) cc="-DSAFETY -DNOCLAIM"; run="-E" ;;
+            safety-bfs) cc="-DSAFETY -DNOCLAIM -DBFS"; run="" ;;
+            ltl:*) cc=""; run="-a -f -A -N ${prop#ltl:}" ;;
+            no-cycle) cc="-DNP"; run="-l -A" ;;
+            *) echo "unknown property $prop" >&2; exit 1 ;;
+        esac
+        echo "$defines" >defines
+        # shellcheck disable=SC2086
+        spin -a $defines pool.pml >spin.out 2>&1
+        # shellcheck disable=SC2086
+        gcc -O2 -w -DCOLLAPSE $cc -o pan pan.c >gcc.out 2>&1
+        # shellcheck disable=SC2086
+        ./pan -m1000000 $run >pan.out 2>&1 || true
+
+        local errors states secs line result trail ok
+        errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.out | head -1)
+        states=$(awk '/states, stored/ { printf "%d", $1; exit }' pan.out)
+        secs=$(sed -n 's/^pan: elapsed time \([0-9.e+-]*\).*/\1/p' pan.out | head -1)
+        line=$(sed -n 's/^pan:1: \(.*\) (at depth [0-9]*)$/\1/p' pan.out | head -1)
+        trail="-"
+        if [[ -z "$errors" ]]; then
+            result="ERROR (pan did not finish)"
+        elif grep -q "max search depth too small" pan.out; then
+            result="ERROR (depth limit)"
+        elif [[ "$errors" -eq 0 ]]; then
+            result="pass"
+        else
+            result="violation: ${line:-?}"
+            # shellcheck disable=SC2086
+            trail=$(spin -t $defines pool.pml 2>&1 | sed -n 's/^spin: trail ends after \([0-9]*\) steps.*/\1/p' | head -1)
+            trail=${trail:--}
+        fi
+        if [[ "$expect" == "pass" ]]; then
+            [[ "$result" == "pass" ]] && ok=ok || ok=FAIL
+        else
+            [[ "$result" == "violation: $expect"* ]] && ok=ok || ok=FAIL
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+            "$config" "$prop" "$expect" "$result" "${states:--}" "${secs:--}" "$trail" "$ok" >result.tsv
+    ) || printf '%s\t%s\t%s\t%s\t-\t-\t-\tFAIL\n' "$config" "$prop" "$expect" "ERROR (build)" >"$dir/result.tsv"
+}
+
+checks=()
+add() { checks+=("$1|$2|$3|$4|$5"); }
+
+NOSHUT="-DDO_SHUTDOWN=0"
+H_INV="invalid end state"
+H_UAF="assertion violated  !(freed)"
+H_CYC="acceptance cycle"
+
+# The port, 2 workers, 2 tasks + 1 child, 1 spawn failure, 1 spurious wake-up.
+# (The two longest checks first, so that the short ones fill the other core.)
+add p-shut-ltl "port, shutdown" ltl:joins pass ""
+add p-shut-cycle "port, shutdown" no-cycle pass ""
+add p-run-safety "port, no shutdown" safety-idle pass "$NOSHUT"
+add p-run-ltl "port, no shutdown" ltl:tasks_run pass "$NOSHUT"
+add p-run-cycle "port, no shutdown" no-cycle pass "$NOSHUT"
+add p-shut-safety "port, shutdown" safety pass ""
+add p-sync-safety "port, shutdown, sync spawn failure" safety pass "-DSYNC_FAIL"
+add fix-safety "fix, shutdown" safety pass "-DFIX_SPAWN_FAILED"
+add fix-run-ltl "fix, no shutdown" ltl:tasks_run pass "$NOSHUT -DFIX_SPAWN_FAILED"
+# The original's logic, one hazard at a time, on the port with synchronous
+# spawn failures (which passes): each must yield its counterexample.
+add h2-safety "hazard 2: Event swap" safety "$H_INV" "-DSYNC_FAIL -DORIG_EVENT_SWAP"
+add h3-safety "hazard 3: shutdown wakes if WAITING" safety "$H_INV" "-DSYNC_FAIL -DORIG_SHUTDOWN_WAKE"
+add h4-ltl "hazard 4: spawn failure keeps signal" ltl:tasks_run "$H_CYC" "$NOSHUT -DORIG_SPAWN_FAIL"
+add h5-safety "hazard 5: join fast path" safety "$H_UAF" "-DSYNC_FAIL -DORIG_JOIN_FAST"
+
+if [[ $full -eq 1 ]]; then
+    add fix-ltl "fix, shutdown" ltl:joins pass "-DFIX_SPAWN_FAILED"
+    add fix-cycle "fix, shutdown" no-cycle pass "-DFIX_SPAWN_FAILED"
+    BIG_RUN="$NOSHUT -DTASKS=3 -DFAILS=2 -DSPURIOUS=2"
+    add p-run3-safety "port, no shutdown, 3 tasks, 2 failures, 2 spurious" safety-idle pass "$BIG_RUN"
+    add p-run3-ltl "port, no shutdown, 3 tasks, 2 failures, 2 spurious" ltl:tasks_run pass "$BIG_RUN"
+    add p-run3-cycle "port, no shutdown, 3 tasks, 2 failures, 2 spurious" no-cycle pass "$BIG_RUN"
+    BIG_SHUT="-DSYNC_FAIL -DTASKS=3"
+    add p-shut3-safety "port, shutdown, sync spawn failure, 3 tasks" safety pass "$BIG_SHUT"
+    add p-shut3-ltl "port, shutdown, sync spawn failure, 3 tasks" ltl:joins pass "$BIG_SHUT"
+    N3_RUN="$NOSHUT -DN=3 -DCHILDREN=0"
+    add p-n3run-safety "port, N=3, no shutdown, no children" safety-idle pass "$N3_RUN"
+    add p-n3run-ltl "port, N=3, no shutdown, no children" ltl:tasks_run pass "$N3_RUN"
+    add p-n3run-cycle "port, N=3, no shutdown, no children" no-cycle pass "$N3_RUN"
+    N3_SHUT="-DN=3 -DCHILDREN=0 -DFAILS=0 -DSPURIOUS=0 -DLATE_SHUTDOWN"
+    add p-n3shut-safety "port, N=3, shutdown after producer, no children/failures/spurious" safety pass "$N3_SHUT"
+    add p-n3shut-ltl "port, N=3, shutdown after producer, no children/failures/spurious" ltl:joins pass "$N3_SHUT"
+    # Shortest counterexamples, and the hazards' liveness counterexamples.
+    add h2-bfs "hazard 2: Event swap" safety-bfs "$H_INV" "-DSYNC_FAIL -DORIG_EVENT_SWAP"
+    add h3-bfs "hazard 3: shutdown wakes if WAITING" safety-bfs "$H_INV" "-DSYNC_FAIL -DORIG_SHUTDOWN_WAKE"
+    add h5-bfs "hazard 5: join fast path" safety-bfs "$H_UAF" "-DSYNC_FAIL -DORIG_JOIN_FAST"
+    add h2-ltl "hazard 2: Event swap" ltl:joins "$H_CYC" "-DSYNC_FAIL -DORIG_EVENT_SWAP"
+    add h3-ltl "hazard 3: shutdown wakes if WAITING" ltl:joins "$H_CYC" "-DSYNC_FAIL -DORIG_SHUTDOWN_WAKE"
+    add p-shut-bfs "port, shutdown" safety-bfs pass ""
+fi
+
+started=$(date +%s)
+echo "spin.sh: ${#checks[@]} checks, $jobs at a time, in $work"
+for c in "${checks[@]}"; do
+    IFS='|' read -r id config prop expect defines <<<"$c"
+    while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do
+        wait -n || true
+    done
+    run_check "$id" "$config" "$prop" "$expect" "$defines" &
+done
+wait || true
+total=$(($(date +%s) - started))
+
+echo
+printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+    configuration property expected result "states stored" "time (s)" "trail (steps)" check
+echo '|---|---|---|---|---:|---:|---:|---|'
+failed=0
+for c in "${checks[@]}"; do
+    IFS='|' read -r id _ _ _ _ <<<"$c"
+    if [[ -f "$work/$id/result.tsv" ]]; then
+        IFS=$'\t' read -r config prop expect result states secs trail ok <"$work/$id/result.tsv"
+    else
+        IFS='|' read -r _ config prop expect _ <<<"$c"
+        result="ERROR (no result)"; states=-; secs=-; trail=-; ok=FAIL
+    fi
+    [[ "$expect" != pass ]] && expect="violation"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$config" "$prop" "$expect" "$result" "$states" "$secs" "$trail" "$ok"
+    [[ "$ok" == ok ]] || failed=$((failed + 1))
+done
+echo
+printf 'spin.sh: %d checks in %dm%02ds' "${#checks[@]}" $((total / 60)) $((total % 60))
+if [[ $failed -eq 0 ]]; then
+    echo ": all as expected"
+else
+    echo ": $failed NOT as expected" >&2
+    [[ -n "$keep" ]] || echo "spin.sh: rerun with --keep DIR to inspect the outputs and trails" >&2
+    exit 1
+fi
