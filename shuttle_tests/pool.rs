@@ -298,7 +298,7 @@ fn tree_scenario(outcomes: &Arc<Outcomes>) {
     }
     if explicit_join {
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         assert_no_phantom_threads(&pool);
         outcomes.hit("joined explicitly");
     } else {
@@ -527,7 +527,7 @@ fn raw_scenario(outcomes: &Arc<Outcomes>) {
         p.join().unwrap();
     }
     pool.shutdown();
-    pool.join();
+    pool.join_workers();
     assert_no_phantom_threads(&pool);
     drop(pool);
 
@@ -701,7 +701,7 @@ fn shutdown_race_scenario(outcomes: &Arc<Outcomes>) {
                 pool.spawn(|| ()).is_err(),
                 "a spawn from outside after shutdown was accepted"
             );
-            pool.join();
+            pool.join_workers();
             snapshot();
             assert_no_phantom_threads(&pool);
             None
@@ -711,7 +711,7 @@ fn shutdown_race_scenario(outcomes: &Arc<Outcomes>) {
             let (ledger, snapshot) = (ledger.clone(), snapshot.clone());
             let joiner = thread::spawn(move || {
                 ledger.set_joiner();
-                pref.get().join();
+                pref.get().join_workers();
                 snapshot();
             });
             pool.shutdown();
@@ -903,7 +903,7 @@ fn first_failure_scenario(outcomes: &Arc<Outcomes>) {
         pool.spawn(leaf(&ledger, id)).unwrap();
     }
     pool.shutdown();
-    pool.join();
+    pool.join_workers();
     assert_no_phantom_threads(&pool);
     drop(pool);
 
@@ -979,7 +979,7 @@ fn failure_scenario(outcomes: &Arc<Outcomes>, policy: fn(f64) -> Policy) {
         p.join().unwrap();
     }
     pool.shutdown();
-    pool.join(); // a wedged pool never returns: shuttle reports a deadlock
+    pool.join_workers(); // a wedged pool never returns: shuttle reports a deadlock
     assert_no_phantom_threads(&pool);
     drop(pool);
 
@@ -1188,7 +1188,7 @@ fn panic_scenario(outcomes: &Arc<Outcomes>) {
         p.join().unwrap();
     }
     pool.shutdown();
-    pool.join();
+    pool.join_workers();
     // A worker whose task panicked stayed counted until it left.
     assert_no_phantom_threads(&pool);
     drop(pool);
@@ -1291,7 +1291,7 @@ fn two_pools_scenario(outcomes: &Arc<Outcomes>) {
     rx.recv().unwrap();
     pa.get().spawn(parent(1)).unwrap();
     b.shutdown();
-    b.join();
+    b.join_workers();
     let b_ran: Vec<usize> = (0..2).map(|id| ledger.runs(id)).collect();
     assert_no_phantom_threads(&b);
     rx.recv().unwrap();

@@ -36,7 +36,7 @@
 //!   [`ThreadPool::with_max_threads`] are `const`).
 //! * **Shutdown drains.** [`ThreadPool::shutdown`] stops intake from outside
 //!   the pool; every task accepted before it still runs, and so does every task
-//!   that a running task of this pool schedules, before [`ThreadPool::join`]
+//!   that a running task of this pool schedules, before [`ThreadPool::join_workers`]
 //!   returns. No task is dropped unrun, and none is leaked.
 //! * **After shutdown**, `spawn` and `schedule` from any thread that is not a
 //!   worker of this pool fail with [`SpawnError`] / [`ScheduleError`], which
@@ -68,6 +68,7 @@
 
 mod buffer;
 mod event;
+mod join_deque;
 mod pool;
 mod queue;
 pub mod raw;
@@ -115,7 +116,7 @@ impl ThreadPool {
         /// // A static is never dropped: shut it down and join it by hand
         /// // when the program wants its threads gone before it exits.
         /// POOL.shutdown();
-        /// POOL.join();
+        /// POOL.join_workers();
         /// ```
         pub fn new() -> Self {
             Self { core: AtomicPtr::new(ptr::null_mut()), lazy_max_threads: 0 }
@@ -276,7 +277,7 @@ impl ThreadPool {
     /// * nothing else reads or writes it.
     ///
     /// The callback runs on some pool thread (or on the thread that calls
-    /// [`join`](ThreadPool::join)), so whatever it touches must be safe to use
+    /// [`join_workers`](ThreadPool::join_workers)), so whatever it touches must be safe to use
     /// from there (`Send`).
     ///
     /// ```
@@ -288,7 +289,7 @@ impl ThreadPool {
     /// // SAFETY: `task` outlives the pool's use of it: we join before it drops.
     /// unsafe { pool.schedule(Batch::from(&mut task)) }.unwrap();
     /// pool.shutdown();
-    /// pool.join();
+    /// pool.join_workers();
     /// ```
     pub unsafe fn schedule(&self, batch: Batch) -> Result<(), ScheduleError> {
         self.core()
@@ -327,13 +328,13 @@ impl ThreadPool {
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
     /// pool.spawn(|| println!("hello")).unwrap();
     /// pool.shutdown();
-    /// pool.join(); // "hello" has been printed
+    /// pool.join_workers(); // "hello" has been printed
     /// ```
-    pub fn join(&self) {
+    pub fn join_workers(&self) {
         let core = self.core();
         assert!(
             !self.is_own_worker(core),
-            "ThreadPool::join called from one of its own tasks: it would wait for itself"
+            "ThreadPool::join_workers called from one of its own tasks: it would wait for itself"
         );
         core.join();
     }
@@ -691,6 +692,7 @@ impl std::error::Error for ScheduleError {}
 pub mod model {
     pub use crate::buffer::{Buffer, CAPACITY, Stole};
     pub use crate::event::{EMPTY, Event, NOTIFIED, SHUTDOWN, WAITING};
+    pub use crate::join_deque::{CAPACITY as JOIN_CAPACITY, JoinDeque};
     pub use crate::queue::{Busy, Consumer, Probe, Queue};
 
     /// Resets the futex model and the use-after-free ghost; call at the

@@ -40,7 +40,7 @@
 //! // (the pool is joined below, before `jobs` goes out of scope).
 //! unsafe { pool.schedule(batch) }.expect("the pool is running");
 //! pool.shutdown();
-//! pool.join();
+//! pool.join_workers();
 //! assert_eq!(DONE.load(Ordering::Acquire), 4);
 //! ```
 

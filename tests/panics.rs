@@ -285,7 +285,7 @@ fn panicking_raw_tasks() {
         // SAFETY: `jobs` and `runs` outlive the pool's use: joined below.
         unsafe { pool.schedule(batch) }.unwrap();
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         for (id, r) in runs.iter().enumerate() {
             assert_eq!(r.load(Ordering::Relaxed), 1, "raw task {id}");
         }
@@ -310,7 +310,7 @@ fn join_from_an_own_task_panics_into_the_handler() {
         let returned = Arc::new(AtomicBool::new(false));
         let (p, r) = (pool.clone(), returned.clone());
         pool.spawn(move || {
-            p.join(); // must panic: it would wait for itself
+            p.join_workers(); // must panic: it would wait for itself
             r.store(true, Ordering::Relaxed);
         })
         .unwrap();
@@ -333,7 +333,7 @@ fn join_from_an_own_task_panics_into_the_handler() {
             .unwrap();
         }
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         assert_eq!(ran.load(Ordering::Relaxed), 100);
         drop(Arc::into_inner(pool).expect("the panicking task's handle was dropped"));
     });
@@ -470,12 +470,12 @@ fn join_from_a_task_run_by_the_joiner_panics() {
         let returned = Arc::new(AtomicBool::new(false));
         let r = returned.clone();
         pool.spawn(move || {
-            p.join();
+            p.join_workers();
             r.store(true, Ordering::Relaxed);
         })
         .unwrap();
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         assert!(!returned.load(Ordering::Relaxed));
         let msgs = payloads.messages();
         assert_eq!(msgs.len(), 1, "{msgs:?}");

@@ -258,7 +258,7 @@ fn task_tree_waited_with_a_counter() {
         // Every closure (and the pool handle it captured) has been dropped
         // by the time join returns: none is leaked.
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         assert_eq!(Arc::strong_count(&pool), 1, "a task closure was leaked");
         drop(Arc::into_inner(pool).unwrap());
         assert_eq!(refused.load(Ordering::Relaxed), 0);
@@ -283,7 +283,7 @@ fn task_tree_drained_by_shutdown_and_join() {
         // tasks after shutdown, and must be accepted and run before join
         // returns.
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         assert_eq!(
             refused.load(Ordering::Relaxed),
             0,
@@ -326,7 +326,7 @@ fn one_task_fans_out_while_others_steal() {
             done.load(Ordering::Acquire) == CHILDREN
         });
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         drop(Arc::into_inner(pool).unwrap());
         assert_each_once(&counts, "fan-out children");
     });
@@ -490,7 +490,7 @@ fn raw_batches_from_a_worker() {
             }
         }
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         drop(Arc::into_inner(pool).expect("no closure leaked"));
         for (counts, done, _) in &keep {
             assert_each_once(counts, "worker batches");
@@ -560,7 +560,7 @@ fn raw_task_reschedules_itself() {
             finished.load(Ordering::Acquire) == TASKS
         });
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         for (i, b) in bouncers.iter().enumerate() {
             assert_eq!(
                 b.runs.load(Ordering::Relaxed),
@@ -850,7 +850,7 @@ fn shutdown_while_producers_schedule_raw_batches() {
             }
             shutter.join().unwrap();
         });
-        pool.join();
+        pool.join_workers();
         let mut accepted_tasks = 0;
         for (first, len, accepted) in outcomes {
             for (id, c) in counts.iter().enumerate().skip(first).take(len) {
@@ -945,7 +945,7 @@ fn workers_spawn_children_after_shutdown() {
             "outside spawns after shutdown must fail"
         );
         go.store(true, Ordering::Release);
-        pool.join();
+        pool.join_workers();
         assert_eq!(
             refused.load(Ordering::Relaxed),
             0,
@@ -982,7 +982,7 @@ fn concurrent_joiners_all_return() {
             .map(|_| {
                 let (pool, counts) = (pool.clone(), counts.clone());
                 thread::spawn(move || {
-                    pool.join(); // waits for the shutdown below
+                    pool.join_workers(); // waits for the shutdown below
                     // When any join returns, every accepted task has run.
                     assert_each_once(&counts, "tasks seen by a joiner");
                 })
@@ -993,7 +993,7 @@ fn concurrent_joiners_all_return() {
         for j in joiners {
             j.join().unwrap();
         }
-        pool.join(); // already joined: returns at once
+        pool.join_workers(); // already joined: returns at once
         drop(Arc::into_inner(pool).unwrap());
         assert_each_once(&counts, "concurrent joiners");
     });
@@ -1226,7 +1226,7 @@ fn worker_of_one_pool_spawns_into_another() {
         // Shut B down: A's workers are outside B, so they are refused, and
         // they get their closures back.
         b.shutdown();
-        b.join();
+        b.join_workers();
         let results = Arc::new(Mutex::new(Vec::new()));
         let late_ran = Arc::new(AtomicUsize::new(0));
         let a_done = Arc::new(AtomicUsize::new(0));
@@ -1264,7 +1264,7 @@ fn worker_of_one_pool_spawns_into_another() {
         // Each refused closure was run exactly once, by its A task.
         assert_eq!(late_ran.load(Ordering::Relaxed), 20);
         a.shutdown();
-        a.join();
+        a.join_workers();
         drop(Arc::into_inner(a).unwrap());
         drop(Arc::into_inner(b).unwrap());
     });
@@ -1674,12 +1674,12 @@ fn static_pools_from_several_threads() {
         // A static is never dropped: shut it down and join it by hand.
         for pool in [&POOL, &SMALL_POOL] {
             pool.shutdown();
-            pool.join();
+            pool.join_workers();
             assert!(
                 pool.spawn(|| ()).is_err(),
                 "a joined static pool accepted a task"
             );
-            pool.join(); // already joined: returns at once
+            pool.join_workers(); // already joined: returns at once
         }
     });
 }
@@ -1698,7 +1698,7 @@ fn spawn_error_gives_the_closure_back() {
     let f = err.into_inner();
     f();
     assert_eq!(Arc::strong_count(&token), 1);
-    pool.join();
+    pool.join_workers();
 }
 
 // ---------------------------------------------------------------------------
@@ -1792,7 +1792,7 @@ fn tasks_run_by_the_joiner_can_spawn_children() {
             0
         );
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         assert_eq!(
             refused.load(Ordering::Relaxed),
             0,
@@ -1889,7 +1889,7 @@ fn outside_spawn_racing_the_shutdown_of_a_threadless_pool() {
             spin(offset);
             pool.shutdown();
             let was_accepted = producer.join().unwrap();
-            pool.join();
+            pool.join_workers();
             let runs = task_runs.load(Ordering::Relaxed);
             if !was_accepted {
                 assert_eq!(runs, 0, "round {round}: a refused task ran");
@@ -1971,7 +1971,7 @@ fn spawn_from_on_thread_stop_is_refused() {
             .unwrap();
         }
         pool.shutdown();
-        pool.join();
+        pool.join_workers();
         let hooks = hook_runs.load(Ordering::Relaxed);
         assert!((1..=2).contains(&hooks));
         assert_eq!(

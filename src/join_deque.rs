@@ -1,0 +1,189 @@
+//! `JoinDeque`: a worker's owner-LIFO stack of pending `join` jobs that
+//! other threads steal from the other end, one job at a time.
+//!
+//! Why a second structure next to the ring [`Buffer`](crate::buffer::Buffer):
+//! the ring is FIFO for its owner, which is right for spawned tasks (oldest
+//! first, as the original) and wrong for fork-join. A worker in
+//! `join(a, b)` publishes `b`, runs `a`, and then wants `b` back *if nobody
+//! took it*: that is the newest job it published, at the owner's end. Thieves
+//! take the oldest job, at the other end: the outermost, largest piece of the
+//! recursion, which is what a thief should get.
+//!
+//! The algorithm is the bounded Chase-Lev deque in the form proved for C11 by
+//! Lê, Pop, Cohen and Zappa Nardelli (PPoPP 2013), without growth:
+//!
+//! * `bottom` is written by the owner only, `top` only by successful CASes.
+//!   Jobs sit in `slots[top % CAPACITY .. bottom % CAPACITY]`. Indices are
+//!   free-running `usize`s; comparisons use the wrapping difference.
+//! * `push` (owner): refuse when full (the caller then runs the job itself);
+//!   else write the slot and publish it with a Release store of `bottom`.
+//! * `pop` (owner): take the newest job. Lower `bottom` first, then a SeqCst
+//!   fence, then read `top`. If more than one job is left the newest is ours
+//!   without a CAS; if exactly one is left, the owner races the thieves for
+//!   it with a CAS on `top`, like a thief would.
+//! * `steal` (any thread): read `top`, a SeqCst fence, read `bottom`; if
+//!   non-empty, read the slot at `top` and claim it with a CAS on `top`.
+//!
+//! The two SeqCst fences are the heart of it: owner (store `bottom`; fence;
+//! load `top`) against thief (load `top`; fence; load `bottom`) is the
+//! store-buffering shape, and the fences forbid both sides missing each
+//! other, so the owner and a thief never both take the last job.
+//! Proof: `docs/join_deque.md`; model check: `loom_tests/join_deque.rs`.
+
+use crate::raw::Task;
+use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering, fence};
+use crate::sync::hint::spin_loop;
+use core::ptr;
+
+/// Jobs per deque: 64 in real builds (a join nested deeper than that runs its
+/// second closure itself), 2 under loom so the full case is explored.
+#[cfg(not(loom))]
+pub const CAPACITY: usize = 64;
+#[cfg(loom)]
+pub const CAPACITY: usize = 2;
+
+const _: () = assert!(CAPACITY.is_power_of_two());
+
+/// The owner-LIFO, thief-FIFO deque of one worker's pending join jobs.
+pub struct JoinDeque {
+    top: AtomicUsize,
+    bottom: AtomicUsize,
+    slots: [AtomicPtr<Task>; CAPACITY],
+}
+
+impl Default for JoinDeque {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether `a < b` in free-running index order.
+fn before(a: usize, b: usize) -> bool {
+    (b.wrapping_sub(a) as isize) > 0
+}
+
+impl JoinDeque {
+    /// An empty deque.
+    pub fn new() -> Self {
+        Self::starting_at(0)
+    }
+
+    /// An empty deque whose indices start at `index`: tests use it to cross
+    /// the wrap-around point.
+    pub fn starting_at(index: usize) -> Self {
+        Self {
+            top: AtomicUsize::new(index),
+            bottom: AtomicUsize::new(index),
+            slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+        }
+    }
+
+    fn slot(&self, index: usize) -> &AtomicPtr<Task> {
+        &self.slots[index % CAPACITY]
+    }
+
+    /// Owner only. Publishes `task` at the owner's end; hands it back if the
+    /// deque is full.
+    pub fn push(&self, task: *mut Task) -> Result<(), *mut Task> {
+        // Relaxed: only this thread writes `bottom`.
+        let bottom = self.bottom.load(Ordering::Relaxed);
+        // Acquire: pairs with a thief's Release CAS on `top`, so its read of
+        // the slot we may be about to reuse happens-before our write.
+        let top = self.top.load(Ordering::Acquire);
+        if bottom.wrapping_sub(top) >= CAPACITY {
+            return Err(task);
+        }
+        // Relaxed: published by the Release store of `bottom` below.
+        self.slot(bottom).store(task, Ordering::Relaxed);
+        // Release: a thief's Acquire load of `bottom` sees the slot and the
+        // job's contents written before the push.
+        self.bottom
+            .store(bottom.wrapping_add(1), Ordering::Release);
+        Ok(())
+    }
+
+    /// Owner only. Takes the newest job, unless a thief took it.
+    pub fn pop(&self) -> Option<*mut Task> {
+        // Relaxed: only this thread writes `bottom`.
+        let bottom = self.bottom.load(Ordering::Relaxed).wrapping_sub(1);
+        // Relaxed: ordered before the `top` load by the SeqCst fence.
+        self.bottom.store(bottom, Ordering::Relaxed);
+        // SeqCst: the store of `bottom` above and the load of `top` below
+        // cannot be reordered, and pair with the fence in `steal`: a thief
+        // either sees the lowered `bottom` or we see its advanced `top`.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence above.
+        let top = self.top.load(Ordering::Relaxed);
+        if before(bottom, top) {
+            // Empty: undo the reservation. Relaxed: owner-only word.
+            self.bottom.store(top, Ordering::Relaxed);
+            return None;
+        }
+        // Relaxed: we wrote this slot; the reservation (or the CAS below)
+        // makes it ours.
+        let task = self.slot(bottom).load(Ordering::Relaxed);
+        if bottom != top {
+            // More than one job was left: no thief can reach this one.
+            return Some(task);
+        }
+        // The last job: race the thieves for it on `top`.
+        // Relaxed: a CAS on `top` is ordered with the thieves' CASes by the
+        // modification order of `top` alone; the slot is ours to read.
+        let won = self
+            .top
+            .compare_exchange(
+                top,
+                top.wrapping_add(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        // Either way the deque is now empty at `top + 1`.
+        // Relaxed: owner-only word.
+        self.bottom
+            .store(top.wrapping_add(1), Ordering::Relaxed);
+        won.then_some(task)
+    }
+
+    /// Any thread. Takes the oldest job.
+    pub fn steal(&self) -> Option<*mut Task> {
+        loop {
+            // Acquire, as in Le et al.; the argument in docs/join_deque.md
+            // does not use it: a stale `top` only makes the CAS below fail.
+            let top = self.top.load(Ordering::Acquire);
+            // SeqCst: pairs with the fence in `pop` (see there).
+            fence(Ordering::SeqCst);
+            // Acquire: pairs with the owner's Release store in `push`: the
+            // slot and the job it points to are visible.
+            let bottom = self.bottom.load(Ordering::Acquire);
+            if !before(top, bottom) {
+                return None;
+            }
+            // Relaxed: published by the `bottom` load above; if the owner
+            // overwrites it meanwhile, `top` has moved and the CAS fails.
+            let task = self.slot(top).load(Ordering::Relaxed);
+            // Release: our read of the slot happens-before the owner's
+            // Acquire load of `top` in `push` that lets it reuse the slot.
+            match self.top.compare_exchange(
+                top,
+                top.wrapping_add(1),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(task),
+                // Another thief or the owner took it: look again.
+                Err(_) => spin_loop(),
+            }
+        }
+    }
+
+    /// Whether the deque holds no job (exact for the owner; a hint for
+    /// anyone else).
+    pub fn is_empty(&self) -> bool {
+        // Relaxed: a snapshot; see above.
+        let bottom = self.bottom.load(Ordering::Relaxed);
+        // Relaxed: as above.
+        let top = self.top.load(Ordering::Relaxed);
+        !before(top, bottom)
+    }
+}
