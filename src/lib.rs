@@ -68,10 +68,14 @@
 
 mod buffer;
 mod event;
+mod handle;
+mod join;
 mod join_deque;
+mod latch;
 mod pool;
 mod queue;
 pub mod raw;
+mod scope;
 mod sync;
 mod sync_word;
 mod worker;
@@ -84,7 +88,10 @@ use core::ptr::{self, NonNull};
 use std::any::Any;
 use std::io;
 
+pub use crate::handle::JoinHandle;
+pub use crate::join::join;
 pub use crate::pool::WorkerThread;
+pub use crate::scope::Scope;
 pub use crate::sync_word::MAX_THREADS;
 
 /// A work-stealing thread pool.
@@ -295,6 +302,98 @@ impl ThreadPool {
         self.core()
             .schedule(batch)
             .map_err(|batch| ScheduleError { batch })
+    }
+
+    /// Runs `a` and `b` on this pool, potentially in parallel, and returns
+    /// both results: rayon's `join`, with no heap allocation.
+    ///
+    /// On a worker of this pool this is [`zap_pool::join`](crate::join): `b`
+    /// is offered to the other workers while `a` runs here, and runs here
+    /// too if nobody took it. From any other thread the whole join is sent
+    /// into the pool as one job that lives on this thread's stack, and this
+    /// thread blocks (on a futex) until it finished; nested calls of
+    /// [`zap_pool::join`](crate::join) inside `a` and `b` then fork on the
+    /// pool's workers. If the pool was shut down and this thread is not one
+    /// of its workers, `a` and then `b` run here.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of `a` or `b` once both have finished (see
+    /// [`zap_pool::join`](crate::join)).
+    ///
+    /// ```
+    /// fn fib(n: u32) -> u64 {
+    ///     if n < 2 {
+    ///         return n as u64;
+    ///     }
+    ///     let (a, b) = zap_pool::join(|| fib(n - 1), || fib(n - 2));
+    ///     a + b
+    /// }
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// assert_eq!(pool.join(|| fib(20), || fib(19)), (6765, 4181));
+    /// ```
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        join::join_in(self.core(), a, b)
+    }
+
+    /// Runs `body` with a [`Scope`] whose tasks may borrow from the caller,
+    /// and returns once `body` and every task spawned in the scope have
+    /// finished.
+    ///
+    /// `body` runs on the calling thread, as with [`std::thread::scope`].
+    /// On a worker of this pool, waiting for the tasks means running tasks
+    /// of the pool meanwhile; on any other thread it blocks on a futex.
+    ///
+    /// # Panics
+    ///
+    /// If `body` or a task of the scope panicked, the panic is re-raised
+    /// here once all of them have finished (the body's panic first, else
+    /// the first task's).
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let words = vec!["zap", "pool", "scope"];
+    /// let mut lengths = vec![0; words.len()];
+    /// pool.scope(|s| {
+    ///     for (word, len) in words.iter().zip(&mut lengths) {
+    ///         s.spawn(move |_| *len = word.len());
+    ///     }
+    /// });
+    /// assert_eq!(lengths, [3, 4, 5]);
+    /// ```
+    pub fn scope<'scope, F, R>(&self, body: F) -> R
+    where
+        F: FnOnce(&Scope<'scope>) -> R,
+    {
+        Scope::run(self.core(), body)
+    }
+
+    /// Runs `f` on the pool and returns a [`JoinHandle`] to wait for its
+    /// result. Allocates once (task, closure and result slot together).
+    ///
+    /// Fails, handing `f` back, if the pool was shut down and the caller is
+    /// not one of its workers, as [`spawn`](ThreadPool::spawn) does.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let handles: Vec<_> = (0..4u64)
+    ///     .map(|i| pool.spawn_with_handle(move || i * i).unwrap())
+    ///     .collect();
+    /// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    /// assert_eq!(squares, [0, 1, 4, 9]);
+    /// ```
+    pub fn spawn_with_handle<F, T>(&self, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        JoinHandle::spawn(self.core(), f).map_err(|task| SpawnError { task })
     }
 
     /// Stops accepting tasks from outside the pool and lets the workers exit
@@ -693,6 +792,7 @@ pub mod model {
     pub use crate::buffer::{Buffer, CAPACITY, Stole};
     pub use crate::event::{EMPTY, Event, NOTIFIED, SHUTDOWN, WAITING};
     pub use crate::join_deque::{CAPACITY as JOIN_CAPACITY, JoinDeque};
+    pub use crate::latch::Latch;
     pub use crate::queue::{Busy, Consumer, Probe, Queue};
 
     /// Resets the futex model and the use-after-free ghost; call at the

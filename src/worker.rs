@@ -14,8 +14,15 @@
 //! 3. when `wait` reports shutdown, keep running tasks until the worker's own
 //!    ring, its own queue and the pool's global queue are empty, then leave.
 //!
-//! Search order (`pop`): own ring, own queue, the global queue, then for each
-//! registered worker in turn, its queue and (if it is not us) its ring.
+//! Search order (`pop`): own join deque (newest first), own ring, own queue,
+//! the global queue, then for each registered worker in turn, its queue and
+//! (if it is not us) its ring and the oldest job of its join deque.
+//!
+//! Waiting inside a task (`wait_for`, used by `join`, `scope` and
+//! `JoinHandle::join`): a worker that waits for work of its own pool keeps
+//! running that pool's tasks, and blocks on the awaited latch only when the
+//! search comes back empty and everything it waits for has started on other
+//! threads. Threads that are not workers of the pool just block.
 //!
 //! Leaving: stop counting as a worker of the pool, run `on_thread_stop`, give up the `spawned` count (the last one
 //! out wakes the joiner; that is this thread's last access to the pool), then
@@ -27,6 +34,8 @@
 
 use crate::buffer::{Buffer, Stole};
 use crate::event::Event;
+use crate::join_deque::JoinDeque;
+use crate::latch::Latch;
 use crate::pool::Pool;
 use crate::queue::{Probe, Queue};
 use crate::raw::Task;
@@ -48,6 +57,26 @@ pub(crate) fn current() -> *const Worker {
     CURRENT.with(Cell::get)
 }
 
+/// The worker of the current thread, if any. The reference is only used
+/// while the caller runs on this thread, inside a task the worker runs.
+pub(crate) fn current_worker<'a>() -> Option<&'a Worker> {
+    // SAFETY: `CURRENT` is set only while the worker is alive on this
+    // thread's stack, and cleared before it leaves `run`; a task (and so
+    // the caller) runs strictly inside that window.
+    unsafe { current().as_ref() }
+}
+
+/// The worker of the current thread if it serves `pool`.
+pub(crate) fn current_of<'a>(pool: &Pool) -> Option<&'a Worker> {
+    current_of_ptr(pool)
+}
+
+/// As [`current_of`], for a pool pointer that may dangle (it is only
+/// compared).
+pub(crate) fn current_of_ptr<'a>(pool: *const Pool) -> Option<&'a Worker> {
+    current_worker().filter(|w| ptr::eq(w.pool, pool))
+}
+
 pub(crate) struct Worker {
     /// The registry link: written before the Release CAS that publishes this
     /// worker, read only after an Acquire load of the registry.
@@ -57,6 +86,8 @@ pub(crate) struct Worker {
     pub(crate) join_event: Event,
     pub(crate) run_queue: Queue,
     pub(crate) run_buffer: Buffer,
+    /// Pending `join` jobs of the tasks running on this worker.
+    pub(crate) join_deque: JoinDeque,
     pub(crate) pool: *const Pool,
 }
 
@@ -68,6 +99,7 @@ impl Worker {
             join_event: Event::new(),
             run_queue: Queue::new(),
             run_buffer: Buffer::new(),
+            join_deque: JoinDeque::new(),
             pool,
         }
     }
@@ -171,6 +203,17 @@ fn settled(queue: &Queue) -> bool {
 /// nothing while tasks exist elsewhere (a contended queue lock); the wake
 /// protocol, not this search, guarantees that someone comes back for them.
 fn pop(pool: &Pool, worker: &Worker) -> Option<Stole> {
+    // Own join jobs are only pending while a task of ours is inside `join`
+    // (then we are in `wait_for`); the emptiness check, exact for the owner,
+    // keeps the deque's fence off the common path.
+    if !worker.join_deque.is_empty() {
+        if let Some(task) = worker.join_deque.pop() {
+            return Some(Stole {
+                task,
+                pushed: false,
+            });
+        }
+    }
     if let Some(task) = worker.run_buffer.pop() {
         return Some(Stole {
             task,
@@ -211,8 +254,51 @@ fn pop(pool: &Pool, worker: &Worker) -> Option<Stole> {
         if let Some(stole) = worker.run_buffer.steal(&victim.run_buffer) {
             return Some(stole);
         }
+        // A hint first: a stale "empty" only delays the steal (the victim
+        // takes its own join jobs back), and it keeps the deque's SeqCst
+        // fence off searches of idle victims.
+        if !victim.join_deque.is_empty() {
+            if let Some(task) = victim.join_deque.steal() {
+                return Some(Stole {
+                    task,
+                    pushed: false,
+                });
+            }
+        }
     }
     None
+}
+
+/// Waits until `latch` is set, on behalf of a `join`, a `scope` or a
+/// `JoinHandle` of `pool` (which may dangle if the latch is already set).
+///
+/// On a worker of `pool` this runs the pool's other tasks meanwhile, so that
+/// nested fork-join never deadlocks (even on one thread) and the waiting
+/// thread stays useful. It blocks on the latch only when its search found
+/// nothing and `all_started()` says that every task it waits for has
+/// started running on another thread: those finish without help from this
+/// one (`docs/fork_join.md`, "waiting"). Until then a failed search is
+/// transient (a queue's consumer lock was held) and is simply repeated.
+///
+/// On any other thread it blocks on the latch's futex.
+pub(crate) fn wait_for(pool: *const Pool, latch: &Latch, all_started: &dyn Fn() -> bool) {
+    let Some(worker) = current_of_ptr(pool) else {
+        return latch.wait();
+    };
+    // SAFETY: a worker's pool outlives the worker's tasks.
+    let pool = unsafe { &*worker.pool };
+    while !latch.probe() {
+        if let Some(stole) = pop(pool, worker) {
+            if stole.pushed {
+                pool.notify(false);
+            }
+            run_task(pool, stole.task);
+        } else if all_started() {
+            return latch.wait();
+        } else {
+            spin_loop();
+        }
+    }
 }
 
 /// Runs one task, catching a panic (hazard 11).

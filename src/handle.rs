@@ -1,0 +1,256 @@
+//! `JoinHandle`: a spawned task whose result can be waited for.
+//!
+//! One heap allocation holds the task, the closure, the result slot, a latch
+//! and a reference count of 2: one for the pool's side (the task callback),
+//! one for the handle. Whichever side lets go last frees it, so neither the
+//! runner's `Latch::set` nor the handle's read of the result can touch freed
+//! memory, whatever the order.
+//!
+//! `claimed` decides who runs the closure, with one CAS from false to true:
+//! * the task callback, when a worker picks the task up;
+//! * or `JoinHandle::join` on a worker of the same pool, if the task has not
+//!   started yet: the waiter runs the closure itself instead of waiting for
+//!   it (the callback later finds it claimed and only lets go of its count).
+//!
+//! Whoever wins runs the closure under `catch_unwind`, stores the result and
+//! sets the latch. A waiter that lost the race therefore waits for a task
+//! that is running on another thread, which is what lets a worker block on
+//! the latch without risking a deadlock (`docs/fork_join.md`, "waiting").
+//!
+//! Proof: `docs/fork_join.md`; model checks: `loom_tests/fork_join.rs`.
+
+use crate::latch::Latch;
+use crate::pool::Pool;
+use crate::raw::{Batch, Task};
+use crate::sync::UnsafeCell;
+use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::worker;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use std::panic::{self, AssertUnwindSafe};
+use std::thread;
+
+/// The part of a handle task that does not depend on the closure's type.
+#[repr(C)]
+struct Header<T> {
+    /// First field: a `*mut Task` of this allocation is a `*mut Header`.
+    task: Task,
+    /// The pool the task was spawned on; compared, never dereferenced here.
+    pool: *const Pool,
+    /// 0 until someone claims the closure, then 1.
+    claimed: AtomicU32,
+    refs: AtomicUsize,
+    latch: Latch,
+    result: UnsafeCell<Option<thread::Result<T>>>,
+    /// Runs the closure and stores its result (the claimer only).
+    execute: unsafe fn(NonNull<Header<T>>),
+    /// Frees the whole allocation.
+    free: unsafe fn(NonNull<Header<T>>),
+}
+
+#[repr(C)]
+struct HandleTask<F, T> {
+    /// First field: a pointer to the header is a pointer to this.
+    header: Header<T>,
+    f: UnsafeCell<Option<F>>,
+}
+
+impl<T> Header<T> {
+    /// Claims the closure. True for exactly one caller.
+    fn claim(&self) -> bool {
+        // Relaxed: the claim only decides who runs; the closure's contents
+        // were published with the task (queue edges) and the result travels
+        // through the latch.
+        self.claimed
+            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Gives one count back; the last one frees the allocation.
+    ///
+    /// # Safety
+    /// `this` is alive and the caller holds a count, which it gives up.
+    unsafe fn release(this: NonNull<Self>) {
+        // AcqRel: Release so this side's accesses happen-before the free;
+        // Acquire, for the last one, so the other side's accesses do too.
+        // SAFETY: alive while we hold a count.
+        if unsafe { this.as_ref() }.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // SAFETY: the last count: nobody else can reach it.
+            unsafe { (this.as_ref().free)(this) };
+        }
+    }
+
+    /// The task callback: run the closure unless a waiter claimed it, then
+    /// let go of the pool side's count.
+    unsafe fn run_task(task: NonNull<Task>) {
+        let this = task.cast::<Self>();
+        // SAFETY: the pool side holds a count until `release` below.
+        let header = unsafe { this.as_ref() };
+        if header.claim() {
+            // SAFETY: claimed by us.
+            unsafe { (header.execute)(this) };
+        }
+        // SAFETY: we hold the pool side's count.
+        unsafe { Self::release(this) };
+    }
+}
+
+impl<F, T> HandleTask<F, T>
+where
+    F: FnOnce() -> T,
+{
+    /// # Safety
+    /// The caller won `claim` on this allocation and holds a count.
+    unsafe fn execute(header: NonNull<Header<T>>) {
+        let this = header.cast::<Self>();
+        // SAFETY: the claim makes the closure ours; alive (a count is held).
+        let f = unsafe { this.as_ref().f.with_mut(|f| (*f).take()) }.expect("claimed once");
+        let result = panic::catch_unwind(AssertUnwindSafe(f));
+        // SAFETY: the waiter reads the result only after the latch is set.
+        unsafe { header.as_ref().result.with_mut(|r| *r = Some(result)) };
+        // SAFETY: alive while our count is held; the handle side keeps its
+        // own count, so the memory outlives `set` whatever it does.
+        unsafe { Latch::set(&raw const (*header.as_ptr()).latch) };
+    }
+
+    /// # Safety
+    /// The last count of the allocation.
+    unsafe fn free(header: NonNull<Header<T>>) {
+        // SAFETY: made by `Box::into_raw` in `spawn`; last owner.
+        drop(unsafe { Box::from_raw(header.cast::<Self>().as_ptr()) });
+    }
+}
+
+/// An owned permission to wait for a spawned task and take its result.
+/// Made by [`ThreadPool::spawn_with_handle`](crate::ThreadPool::spawn_with_handle).
+///
+/// Dropping the handle detaches the task: it still runs, and its result is
+/// dropped. Like [`std::thread::JoinHandle`], [`join`](JoinHandle::join)
+/// returns `Err` with the payload if the task panicked; such a panic does
+/// not reach the pool's panic handler.
+///
+/// ```
+/// let pool = zap_pool::ThreadPool::with_max_threads(2);
+/// let handle = pool.spawn_with_handle(|| 6 * 7).unwrap();
+/// assert_eq!(handle.join().unwrap(), 42);
+/// ```
+pub struct JoinHandle<T> {
+    header: NonNull<Header<T>>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the handle gives its thread the task's result (`T: Send`) and
+// touches the shared header only through atomics and the latch's edge.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only allows `is_finished`, an atomic load.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Spawns `f` on `pool` with a handle. Hands `f` back if the pool
+    /// refuses it.
+    pub(crate) fn spawn<F>(pool: &Pool, f: F) -> Result<Self, F>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let heap = Box::into_raw(Box::new(HandleTask {
+            header: Header {
+                task: Task::new(Header::<T>::run_task),
+                pool,
+                claimed: AtomicU32::new(0),
+                refs: AtomicUsize::new(2),
+                latch: Latch::new(),
+                result: UnsafeCell::new(None),
+                execute: HandleTask::<F, T>::execute,
+                free: HandleTask::<F, T>::free,
+            },
+            f: UnsafeCell::new(Some(f)),
+        }));
+        // SAFETY: a fresh allocation.
+        let header = unsafe { NonNull::new_unchecked(heap) }.cast::<Header<T>>();
+        let mut batch = Batch::new();
+        // SAFETY: the pointer covers the whole allocation, which lives until
+        // both counts are given back; it is in no other batch.
+        unsafe { batch.push_raw(header.cast()) };
+        if pool.schedule(batch).is_err() {
+            // SAFETY: refused, so never published: the allocation is ours.
+            let task = unsafe { Box::from_raw(heap) };
+            let f = task.f.with_mut(|f| {
+                // SAFETY: exclusive (see above).
+                unsafe { (*f).take() }
+            });
+            return Err(f.expect("not run"));
+        }
+        Ok(Self {
+            header,
+            _owns: PhantomData,
+        })
+    }
+
+    /// Whether the task has finished (its result is ready). Does not block.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(1);
+    /// let handle = pool.spawn_with_handle(|| ()).unwrap();
+    /// while !handle.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// handle.join().unwrap();
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        // SAFETY: the handle holds a count.
+        unsafe { self.header.as_ref() }.latch.probe()
+    }
+
+    /// Waits for the task and returns its result, or the payload of its
+    /// panic.
+    ///
+    /// On a worker thread of the task's pool, a task that has not started
+    /// yet runs right here instead, and while the task runs on another
+    /// worker this thread runs other tasks of the pool. On any other thread
+    /// this blocks (on a futex, without spinning) until the task finished.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let ok = pool.spawn_with_handle(|| "done").unwrap();
+    /// let bad = pool.spawn_with_handle(|| -> u32 { panic!("boom") }).unwrap();
+    /// assert_eq!(ok.join().unwrap(), "done");
+    /// assert!(bad.join().is_err());
+    /// ```
+    pub fn join(self) -> thread::Result<T> {
+        let header = self.header;
+        core::mem::forget(self);
+        // SAFETY: we hold the handle's count until `release` below.
+        let h = unsafe { header.as_ref() };
+        if worker::current_of_ptr(h.pool).is_some() && h.claim() {
+            // Not started: run it here rather than wait for it.
+            // SAFETY: claimed by us; we hold a count.
+            unsafe { (h.execute)(header) };
+        } else {
+            // Running (or about to) on another thread: it can always finish.
+            worker::wait_for(h.pool, &h.latch, &|| true);
+        }
+        // SAFETY: the latch is set: the runner's write of the result
+        // happens-before this read, and it writes nothing more.
+        let result = unsafe { h.result.with_mut(|r| (*r).take()) }.expect("a finished task");
+        // SAFETY: we give up the handle's count and do not touch `h` again.
+        unsafe { Header::release(header) };
+        result
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        // SAFETY: the handle's count, given up once.
+        unsafe { Header::release(self.header) };
+    }
+}
