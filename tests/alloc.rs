@@ -5,7 +5,10 @@
 //! thread (the workers too) but only while `ENABLED` is set.
 //!
 //! * raw `schedule`, once every worker thread exists: 0 allocations;
-//! * `spawn`: exactly 1 allocation (and 1 deallocation) per task.
+//! * `spawn`: exactly 1 allocation (and 1 deallocation) per task;
+//! * `join`, from outside and nested on the workers: 0 allocations;
+//! * `Scope::spawn` and `spawn_with_handle`: exactly 1 allocation (and 1
+//!   deallocation) per task.
 //!
 //! Run with `cargo test --release --test alloc -- --nocapture` to see the
 //! figures.
@@ -167,6 +170,15 @@ unsafe fn run_fanout(task: NonNull<Task>) {
     }
 }
 
+/// A binary tree of `join`s with `2^depth` leaves; returns the leaf count.
+fn join_tree(depth: u32) -> usize {
+    if depth == 0 {
+        return 1;
+    }
+    let (a, b) = zap_pool::join(|| join_tree(depth - 1), || join_tree(depth - 1));
+    a + b
+}
+
 #[test]
 fn allocation_counts() {
     const MAX_THREADS: usize = 2;
@@ -220,6 +232,11 @@ fn allocation_counts() {
     .unwrap();
     wait_for(spawn_done, 1);
     spawn_done.store(0, Ordering::SeqCst);
+
+    // And the fork-join paths (first use of each closure type).
+    assert_eq!(pool.join(|| join_tree(4), || 0), (16, 0));
+    pool.scope(|s| s.spawn(|_| ()));
+    pool.spawn_with_handle(|| ()).unwrap().join().unwrap();
 
     // All task memory is allocated before the measured windows.
     let raw_done = AtomicUsize::new(0);
@@ -284,6 +301,37 @@ fn allocation_counts() {
         wait_for(spawn_done, N);
     });
 
+    // --- (c) fork-join: nested joins, a scope, handles ---------------------
+    const JOIN_DEPTH: u32 = 16;
+    let mut leaves = 0;
+    let joined = measure(|| {
+        for _ in 0..4 {
+            leaves += pool
+                .join(|| join_tree(JOIN_DEPTH - 1), || join_tree(JOIN_DEPTH - 1))
+                .0;
+        }
+    });
+    let scope_done = AtomicUsize::new(0);
+    let scoped = measure(|| {
+        pool.scope(|s| {
+            for _ in 0..N {
+                s.spawn(|_| {
+                    scope_done.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+        });
+    });
+    let mut handles = Vec::with_capacity(N);
+    let mut handle_sum = 0;
+    let with_handles = measure(|| {
+        for i in 0..N {
+            handles.push(pool.spawn_with_handle(move || i).unwrap());
+        }
+        for h in handles.drain(..) {
+            handle_sum += h.join().unwrap();
+        }
+    });
+
     let threads = started.load(Ordering::SeqCst);
     drop(pool);
     drop((batched, singles, fanouts, fanned, warm));
@@ -293,6 +341,9 @@ fn allocation_counts() {
     println!("raw, {N} single-task batches from outside:  {raw_singles:?}");
     println!("raw, {N} tasks in batches from workers:     {raw_from_workers:?}");
     println!("spawn, {N} closures:                        {spawned:?}");
+    println!("join, 4 trees of 2^{JOIN_DEPTH} leaves:               {joined:?}");
+    println!("scope, {N} spawns:                          {scoped:?}");
+    println!("spawn_with_handle + join, {N} tasks:        {with_handles:?}");
 
     assert_eq!(threads, MAX_THREADS);
     let zero = Counts {
@@ -311,5 +362,22 @@ fn allocation_counts() {
             deallocs: N,
         },
         "spawn must allocate (and free) exactly once per task"
+    );
+    assert_eq!(leaves, 4 << (JOIN_DEPTH - 1));
+    assert_eq!(joined, zero, "join allocated");
+    assert_eq!(scope_done.load(Ordering::Relaxed), N);
+    let once_each = Counts {
+        allocs: N,
+        reallocs: 0,
+        deallocs: N,
+    };
+    assert_eq!(
+        scoped, once_each,
+        "a scoped spawn must allocate exactly once"
+    );
+    assert_eq!(handle_sum, N * (N - 1) / 2);
+    assert_eq!(
+        with_handles, once_each,
+        "a handle must allocate exactly once"
     );
 }
