@@ -17,16 +17,23 @@
 //!         count.fetch_add(1, Ordering::Relaxed);
 //!     })?;
 //! }
-//! drop(pool); // shutdown + join: every accepted task has run
+//! drop(pool); // shutdown + join_workers: every accepted task has run
 //! assert_eq!(count.load(Ordering::Relaxed), 100);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Two APIs share one scheduler:
+//! Three kinds of work share one scheduler:
 //!
 //! * [`ThreadPool::spawn`] boxes a closure: one heap allocation per task.
 //! * [`ThreadPool::schedule`] takes a [`raw::Batch`] of intrusive
 //!   [`raw::Task`]s that the caller owns: no heap allocation at all.
+//! * Fork-join, as in rayon: [`join`] / [`ThreadPool::join`] (no heap
+//!   allocation: the forked closure lives on the caller's stack),
+//!   [`ThreadPool::scope`] (tasks that borrow from the caller; one allocation
+//!   each) and [`ThreadPool::spawn_with_handle`] (a [`JoinHandle`] for the
+//!   result; one allocation). A worker that waits for forked work runs other
+//!   tasks of its pool meanwhile, so nesting never deadlocks, even on one
+//!   thread; a thread outside the pool blocks on a futex.
 //!
 //! ## Semantics
 //!
