@@ -1,18 +1,40 @@
-//! Parallel quicksort of 10,000,000 `i32` on the pool: the Zap benchmark.
+//! Parallel quicksort of 10,000,000 `i32` on the pool: the Zap benchmark,
+//! written once for each of the pool's ways of running tasks.
 //!
 //! The input is `0..N`, shuffled with xorshift32 seeded `0xdeadbeef`. Each
-//! task Lomuto-partitions its slice around the last element and schedules one
-//! task per half; slices of 32 elements or fewer are insertion-sorted.
+//! task Lomuto-partitions its slice around the last element and makes one
+//! task per half; slices of 32 elements or fewer are insertion-sorted. Every
+//! mode sorts the same input, and the result is checked to be `0..N` in
+//! order. `--mode` picks how the tasks are made:
 //!
-//! Tasks use the raw API: a `#[repr(C)]` struct with a `zap_pool::raw::Task`
-//! as its first field. A split reuses the splitting task's own allocation for
-//! one half and allocates one more for the other, so there is one heap
-//! allocation per split. The main thread waits on a latch (a count of
-//! elements not yet in their final place) and sleeps in `thread::park` until
-//! the task that brings the count to zero unparks it.
+//! * `raw` (the default), one heap allocation per split. Tasks use the raw
+//!   API: a `#[repr(C)]` struct with a `zap_pool::raw::Task` as its first
+//!   field. A split reuses the splitting task's own allocation for one half
+//!   and allocates one more for the other. The main thread waits on a latch
+//!   (a count of elements not yet in their final place) and sleeps in
+//!   `thread::park` until the task that brings the count to zero unparks it.
+//! * `spawn`, one heap allocation per task (two per split).
+//!   `ThreadPool::spawn` takes `'static` closures only, so each task carries
+//!   raw pointers to its slice and to the same latch as in `raw` mode; the
+//!   latch is what keeps the vector and itself alive until the last task is
+//!   done with them.
+//! * `scope`, one heap allocation per task (two per split). A single
+//!   `ThreadPool::scope` holds the whole sort: each task spawns its two halves
+//!   into that scope with `Scope::spawn`, as closures that borrow the halves
+//!   directly. The scope returns once every task has finished.
+//! * `join`, no heap allocation at all. Each task is a call that sorts its
+//!   halves with `zap_pool::join`: the second half is offered to the other
+//!   workers from the forking worker's stack, and runs right there if nobody
+//!   took it. `ThreadPool::join` brings the sort into the pool, so every
+//!   nested `join` forks on its workers.
+//!
+//! In every mode the main thread only starts the sort and waits; the
+//! partitioning runs on the pool's workers. `--sequential` runs the same
+//! algorithm on the main thread alone, with recursion instead of tasks.
 //!
 //! ```text
-//! cargo run --release --example quicksort [-- --threads N] [--n N] [--sequential]
+//! cargo run --release --example quicksort [-- --mode raw|spawn|join|scope] [--threads N] [--n N]
+//! cargo run --release --example quicksort -- --sequential [--n N]
 //! ```
 
 use std::process::ExitCode;
@@ -21,13 +43,44 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use zap_pool::ThreadPool;
 use zap_pool::raw::{Batch, Task};
+use zap_pool::{Scope, ThreadPool};
 
 /// Slices this short are insertion-sorted instead of split.
 const LEAF: usize = 32;
 
+/// How the parallel sort makes its tasks (see the module docs).
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Raw,
+    Spawn,
+    Join,
+    Scope,
+}
+
+impl Mode {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "raw" => Some(Self::Raw),
+            "spawn" => Some(Self::Spawn),
+            "join" => Some(Self::Join),
+            "scope" => Some(Self::Scope),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Spawn => "spawn",
+            Self::Join => "join",
+            Self::Scope => "scope",
+        }
+    }
+}
+
 struct Options {
+    mode: Mode,
     threads: usize,
     n: usize,
     sequential: bool,
@@ -35,20 +88,28 @@ struct Options {
 
 fn usage() -> &'static str {
     concat!(
-        "usage: quicksort [--threads N] [--n N] [--sequential]\n",
+        "usage: quicksort [--mode raw|spawn|join|scope] [--threads N] [--n N]\n",
+        "       quicksort --sequential [--n N]\n",
         "\n",
+        "  --mode M       how the pool's tasks are made (default: raw):\n",
+        "                   raw    intrusive raw tasks, 1 allocation per split\n",
+        "                   spawn  ThreadPool::spawn, 1 allocation per task\n",
+        "                   join   zap_pool::join, no allocation\n",
+        "                   scope  Scope::spawn in one scope, 1 allocation per task\n",
         "  --threads N    worker threads (default: available parallelism)\n",
         "  --n N          elements to sort (default: 10000000)\n",
-        "  --sequential   run the same algorithm on this thread only",
+        "  --sequential   run the same algorithm on this thread only (no --mode)",
     )
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
+        mode: Mode::Raw,
         threads: thread::available_parallelism().map_or(1, |n| n.get()),
         n: 10_000_000,
         sequential: false,
     };
+    let mut mode_given = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut number = |name: &str| -> Result<usize, String> {
@@ -59,12 +120,21 @@ fn parse_args() -> Result<Options, String> {
                 .map_err(|e| format!("{name} {value}: {e}"))
         };
         match arg.as_str() {
+            "--mode" => {
+                let value = args.next().ok_or("--mode needs a value")?;
+                options.mode = Mode::parse(&value)
+                    .ok_or_else(|| format!("--mode {value}: expected raw, spawn, join or scope"))?;
+                mode_given = true;
+            }
             "--threads" => options.threads = number("--threads")?,
             "--n" => options.n = number("--n")?,
             "--sequential" => options.sequential = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument: {other}")),
         }
+    }
+    if options.sequential && mode_given {
+        return Err("--sequential runs without the pool: it takes no --mode".into());
     }
     if options.threads == 0 {
         return Err("--threads must be at least 1".into());
@@ -105,14 +175,19 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let elapsed = quicksort_parallel(&pool, &mut xs);
+        let elapsed = match options.mode {
+            Mode::Raw => quicksort_raw(&pool, &mut xs),
+            Mode::Spawn => quicksort_spawn(&pool, &mut xs),
+            Mode::Join => quicksort_join(&pool, &mut xs),
+            Mode::Scope => quicksort_scope(&pool, &mut xs),
+        };
         (elapsed, pool.max_threads())
     };
 
     let mode = if options.sequential {
         "sequential"
     } else {
-        "pool"
+        options.mode.name()
     };
     println!("mode: {mode}");
     println!("threads: {threads}");
@@ -192,8 +267,22 @@ fn quicksort_sequential(xs: &mut [i32]) {
     quicksort_sequential(&mut right[1..]);
 }
 
-/// State shared by every task of one sort. Lives on the stack of
-/// `quicksort_parallel`, which does not return before `remaining` is zero.
+/// One step of the `spawn`, `join` and `scope` modes: insertion-sorts a slice
+/// of `LEAF` elements or fewer and returns `None`, or partitions a longer one
+/// and returns the two sides of its pivot, which is then in its final place.
+fn split(xs: &mut [i32]) -> Option<(&mut [i32], &mut [i32])> {
+    if xs.len() <= LEAF {
+        insertion_sort(xs);
+        return None;
+    }
+    let mid = partition(xs);
+    let (left, right) = xs.split_at_mut(mid);
+    Some((left, &mut right[1..]))
+}
+
+/// The latch of the `raw` and `spawn` modes: state shared by every task of
+/// one sort. Lives on the stack of `quicksort_raw` or `quicksort_spawn`,
+/// which do not return before `remaining` is zero.
 struct Shared<'a> {
     pool: &'a ThreadPool,
     /// Elements not yet in their final place. The task whose subtraction
@@ -217,6 +306,15 @@ impl Shared<'_> {
             let waiter = self.waiter.clone();
             self.done.store(true, Ordering::Release);
             waiter.unpark();
+        }
+    }
+
+    /// Sleeps until the last task unparks us. `park` may return spuriously
+    /// (or for an unpark meant for an earlier sort), hence the loop; it never
+    /// spins while work is left.
+    fn wait(&self) {
+        while !self.done.load(Ordering::Acquire) {
+            thread::park();
         }
     }
 }
@@ -243,9 +341,9 @@ impl SortTask {
     }
 }
 
-/// Sorts `xs` on `pool`; returns the time from the first schedule until the
-/// main thread saw the latch reach zero.
-fn quicksort_parallel(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
+/// `raw` mode: sorts `xs` on `pool` with intrusive tasks; returns the time
+/// from the first schedule until the main thread saw the latch reach zero.
+fn quicksort_raw(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
     let start = Instant::now();
     if xs.is_empty() {
         return start.elapsed();
@@ -276,12 +374,7 @@ fn quicksort_parallel(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
         drop(unsafe { Box::from_raw(root.as_ptr()) });
         panic!("the pool is shut down");
     }
-    // Sleep until the last task unparks us. `park` may return spuriously (or
-    // for an unpark meant for an earlier sort), hence the loop; it never spins
-    // while work is left.
-    while !shared.done.load(Ordering::Acquire) {
-        thread::park();
-    }
+    shared.wait();
     start.elapsed()
 }
 
@@ -357,4 +450,134 @@ unsafe fn run_sort_task(task: NonNull<Task>) {
     }
     // The pivot is final. Last access to `shared` and the slice.
     shared.finish(1);
+}
+
+/// A task of `spawn` mode: a slice of the vector and the sort's latch, as raw
+/// pointers, because `ThreadPool::spawn` only takes `'static` closures.
+struct SpawnSort {
+    ptr: *mut i32,
+    len: usize,
+    shared: *const Shared<'static>,
+}
+
+// SAFETY: a `SpawnSort` is the only handle to its slice (the slices of live
+// tasks are disjoint), which holds plain `i32`s; `Shared` is `Sync` (atomics,
+// a `Thread` handle and a `&ThreadPool`). So the task may run on any thread.
+unsafe impl Send for SpawnSort {}
+
+impl SpawnSort {
+    /// Sorts this task's slice: partitions it and spawns one task per
+    /// non-empty half, or insertion-sorts a short one.
+    ///
+    /// The latch is the contract: `remaining` counts this task's elements
+    /// until it calls `finish` for them, and while it does, the slice and
+    /// `shared` are alive and no other task touches the slice.
+    fn run(self) {
+        let Self {
+            ptr,
+            len,
+            shared: shared_raw,
+        } = self;
+        // SAFETY: the slice is a live range of the vector (the sort does not
+        // return before `remaining` is zero, and it still counts these
+        // elements), and only this task accesses it.
+        let xs = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
+        // SAFETY: `shared` lives until `remaining` is zero, and it still
+        // counts this task's elements.
+        let shared = unsafe { &*shared_raw };
+
+        let Some((left, right)) = split(xs) else {
+            // Sorted in place. Last access to `shared` and the slice.
+            shared.finish(len);
+            return;
+        };
+        for half in [left, right] {
+            if half.is_empty() {
+                continue;
+            }
+            let child = SpawnSort {
+                ptr: half.as_mut_ptr(),
+                len: half.len(),
+                shared: shared_raw,
+            };
+            // The child now owns `half`: this task does not touch it again.
+            // Its elements are still counted in `remaining` (this task has not
+            // finished them), so the child starts with the latch held.
+            if shared.pool.spawn(move || child.run()).is_err() {
+                unreachable!("a pool worker's spawn is accepted even after shutdown");
+            }
+        }
+        // The pivot is final. Last access to `shared` and the slice.
+        shared.finish(1);
+    }
+}
+
+/// `spawn` mode: sorts `xs` with `ThreadPool::spawn`; returns the time from
+/// the first spawn until the main thread saw the latch reach zero.
+fn quicksort_spawn(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
+    let start = Instant::now();
+    if xs.is_empty() {
+        return start.elapsed();
+    }
+    let shared = Shared {
+        pool,
+        remaining: AtomicUsize::new(xs.len()),
+        done: AtomicBool::new(false),
+        waiter: thread::current(),
+    };
+    let root = SpawnSort {
+        ptr: xs.as_mut_ptr(),
+        len: xs.len(),
+        // The tasks only use `shared` while `remaining` is non-zero, and this
+        // function waits for zero below (nothing between the spawn and the
+        // end of the wait can unwind), so the erased lifetime is never
+        // outlived. The same holds for the vector behind `xs`, which this
+        // function leaves alone until then.
+        shared: (&raw const shared).cast::<Shared<'static>>(),
+    };
+    if pool.spawn(move || root.run()).is_err() {
+        // Refused: the closure was dropped unrun, so no task holds a pointer.
+        panic!("the pool is shut down");
+    }
+    shared.wait();
+    start.elapsed()
+}
+
+/// `join` mode: sorts `xs` with nested `zap_pool::join`; returns the time the
+/// outermost join took.
+fn quicksort_join(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
+    let start = Instant::now();
+    // Called from outside the pool, `ThreadPool::join` runs the whole join as
+    // one job on a worker, with this thread blocked until it is done. The
+    // sort is its first closure; the second has nothing to do.
+    pool.join(|| sort_joined(xs), || ());
+    start.elapsed()
+}
+
+/// A task of `join` mode: a call on a worker of the pool. The two halves go
+/// to `zap_pool::join`, which may hand the second one to another worker.
+fn sort_joined(xs: &mut [i32]) {
+    if let Some((left, right)) = split(xs) {
+        zap_pool::join(|| sort_joined(left), || sort_joined(right));
+    }
+}
+
+/// `scope` mode: sorts `xs` with one `ThreadPool::scope`; returns the time
+/// until the scope (and so every task spawned in it) finished.
+fn quicksort_scope(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
+    let start = Instant::now();
+    pool.scope(move |s| s.spawn(move |s| sort_scoped(s, xs)));
+    start.elapsed()
+}
+
+/// A task of `scope` mode: spawns one task per non-empty half into the same
+/// scope. The halves are borrowed: the scope outlives every task in it.
+fn sort_scoped<'scope>(s: &Scope<'scope>, xs: &'scope mut [i32]) {
+    if let Some((left, right)) = split(xs) {
+        for half in [left, right] {
+            if !half.is_empty() {
+                s.spawn(move |s| sort_scoped(s, half));
+            }
+        }
+    }
 }
