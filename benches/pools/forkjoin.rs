@@ -1,0 +1,58 @@
+//! The forms that use zap-pool's fork-join API: `ThreadPool::join` and
+//! `zap_pool::join` (quicksort and fanout), `ThreadPool::scope` (quicksort).
+
+use crate::sort::{LEAF, insertion_sort, split};
+use zap_pool::{Scope, ThreadPool};
+
+/// Whether these forms are built (see the switch in `pools.rs`).
+pub const ENABLED: bool = true;
+
+/// Quicksort with a join per split. `ThreadPool::join` moves the whole sort
+/// into the pool (as rayon's `install` does); the nested joins are
+/// `zap_pool::join` on its workers.
+pub fn quicksort_join(pool: &ThreadPool, xs: &mut [i32]) {
+    pool.join(|| join_part(xs), || ());
+}
+
+fn join_part(xs: &mut [i32]) {
+    if xs.len() <= LEAF {
+        insertion_sort(xs);
+        return;
+    }
+    let (left, right) = split(xs);
+    zap_pool::join(|| join_part(left), || join_part(right));
+}
+
+/// Quicksort with a scope: one scoped task per non-empty half. The scope's
+/// body runs on the caller, so the root is spawned as a task too, to run the
+/// whole sort in the pool.
+pub fn quicksort_scope(pool: &ThreadPool, xs: &mut [i32]) {
+    pool.scope(|s| s.spawn(move |s| scope_part(s, xs)));
+}
+
+fn scope_part<'s>(s: &Scope<'s>, xs: &'s mut [i32]) {
+    if xs.len() <= LEAF {
+        insertion_sort(xs);
+        return;
+    }
+    let (left, right) = split(xs);
+    for half in [left, right] {
+        if !half.is_empty() {
+            s.spawn(move |s| scope_part(s, half));
+        }
+    }
+}
+
+/// A binary tree of `2^depth` leaves with a join at every inner node;
+/// returns the number of leaves.
+pub fn fanout_join(pool: &ThreadPool, depth: u32) -> u64 {
+    pool.join(|| tree(depth), || ()).0
+}
+
+fn tree(depth: u32) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let (a, b) = zap_pool::join(|| tree(depth - 1), || tree(depth - 1));
+    a + b
+}
