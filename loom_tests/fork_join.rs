@@ -89,7 +89,8 @@ fn handle_task_runs_once_claimed_or_waited() {
             .ok()
             .expect("running");
         let (waiter, runner) = outer.join().expect("no panic");
-        cell.a.with(|v| assert_eq!(unsafe { *v }, 1, "the task ran once"));
+        cell.a
+            .with(|v| assert_eq!(unsafe { *v }, 1, "the task ran once"));
         o.hit(if waiter == runner {
             "claimed inline"
         } else {

@@ -12,6 +12,7 @@
 #![cfg(shuttle)]
 
 mod event;
+mod fork_join;
 mod pool;
 mod replay;
 
