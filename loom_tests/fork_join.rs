@@ -77,16 +77,12 @@ fn handle_task_runs_once_claimed_or_waited() {
             b: UnsafeCell::new(0),
         });
         let c = cell.clone();
-        let inner = pool
-            .spawn_with_handle(move || bump(&c.a))
-            .ok()
-            .expect("running");
+        let inner = pool.spawn_with_handle(move || bump(&c.a)).expect("running");
         let outer = pool
             .spawn_with_handle(move || {
                 let me = thread::current().id();
                 (me, inner.join().expect("no panic"))
             })
-            .ok()
             .expect("running");
         let (waiter, runner) = outer.join().expect("no panic");
         cell.a

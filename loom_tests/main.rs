@@ -12,6 +12,9 @@
 
 mod buffer;
 mod event;
+mod fork_join;
+mod join_deque;
+mod latch;
 mod lifecycle;
 mod queue;
 mod sync_word;

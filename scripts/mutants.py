@@ -132,6 +132,55 @@ MUTATIONS = [
         None,
         [("loom", "lifecycle::a_failed_spawn_does_not_wedge_the_pool")],
     ),
+    # --- latch and fork-join (loom) ---
+    (
+        "latch-set-no-wake",
+        "lost wake-up: Latch::set never wakes the futex, so a waiter that announced SLEEPING sleeps for ever",
+        "src/latch.rs",
+        "            futex::wake_one(state);\n",
+        "",
+        [("loom", "latch::set_wakes_the_blocked_waiter_with_its_writes")],
+    ),
+    (
+        "latch-set-relaxed",
+        "ordering: Latch::set swaps SET in with Relaxed, publishing nothing",
+        "src/latch.rs",
+        "(*state).swap(SET, Ordering::Release)",
+        "(*state).swap(SET, Ordering::Relaxed)",
+        [("loom", "latch::set_wakes_the_blocked_waiter_with_its_writes"),
+         ("loom", "latch::probe_true_publishes_the_setters_writes")],
+    ),
+    (
+        "latch-probe-relaxed",
+        "ordering: Latch::probe loads with Relaxed, so a true probe does not acquire the setter's writes",
+        "src/latch.rs",
+        "self.state.load(Ordering::Acquire) == SET",
+        "self.state.load(Ordering::Relaxed) == SET",
+        [("loom", "latch::probe_true_publishes_the_setters_writes")],
+    ),
+    (
+        "join-job-set-before-result",
+        "a join job's runner sets the latch before it stores the result, so the owner can read no result (or a racing one)",
+        None,
+        [("src/join.rs",
+          "        // SAFETY: the waiter reads `result` only after the latch is set.\n"
+          "        unsafe { (*job).result.with_mut(|r| *r = Some(result)) };\n",
+          ""),
+         ("src/join.rs",
+          "        unsafe { Latch::set(&raw const (*job).latch) };\n",
+          "        unsafe { Latch::set(&raw const (*job).latch) };\n"
+          "        unsafe { (*job).result.with_mut(|r| *r = Some(result)) };\n")],
+        None,
+        [("loom", "fork_join::join_job_runs_once_stolen_or_inline")],
+    ),
+    (
+        "handle-claim-always-wins",
+        "the JoinHandle claim is not exclusive: the waiting worker and the pool both run the closure",
+        "src/handle.rs",
+        "            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)\n            .is_ok()",
+        "            .fetch_add(0, Ordering::Relaxed)\n            < 2",
+        [("loom", "fork_join::handle_task_runs_once_claimed_or_waited")],
+    ),
     # --- whole pool (shuttle) ---
     (
         "spawn-failed-repair-only-spawned",
@@ -351,6 +400,162 @@ MUTATIONS = [
         "let size = victim_tail.wrapping_sub(victim_head);",
         "let size = victim_tail - victim_head;",
         [("loom", "buffer::indices_wrap_around_during_a_steal")],
+    ),
+    # --- join deque (loom) ---
+    (
+        "join-deque-pop-fence-removed",
+        "store buffering: pop lowers `bottom` and reads `top` with no SeqCst fence between them",
+        "src/join_deque.rs",
+        "        fence(Ordering::SeqCst);\n"
+        "        // Relaxed: ordered by the fence above.\n",
+        "        // Relaxed: ordered by the fence above.\n",
+        [("loom", "join_deque::owner_and_a_thief_take_each_job_once"),
+         ("loom", "join_deque::a_push_after_a_pop_refills_the_index_once")],
+    ),
+    (
+        "join-deque-steal-fence-removed",
+        "store buffering: steal reads `top` and then `bottom` with no SeqCst fence between them",
+        "src/join_deque.rs",
+        "            fence(Ordering::SeqCst);\n"
+        "            // Acquire: pairs with the owner's Release stores of `bottom`",
+        "            // Acquire: pairs with the owner's Release stores of `bottom`",
+        [("loom", "join_deque::owner_and_a_thief_take_each_job_once"),
+         ("loom", "join_deque::a_push_after_a_pop_refills_the_index_once")],
+    ),
+    (
+        "join-deque-push-relaxed",
+        "ordering: push publishes its slot with a Relaxed store of `bottom` instead of Release",
+        "src/join_deque.rs",
+        "self.bottom.store(bottom.wrapping_add(1), Ordering::Release);",
+        "self.bottom.store(bottom.wrapping_add(1), Ordering::Relaxed);",
+        [("loom", "join_deque::owner_and_a_thief_take_each_job_once")],
+    ),
+    (
+        "join-deque-pop-lower-relaxed",
+        "ordering: pop lowers `bottom` with a Relaxed store, so a thief that reads it sees no push",
+        "src/join_deque.rs",
+        "        self.bottom.store(bottom, Ordering::Release);\n",
+        "        self.bottom.store(bottom, Ordering::Relaxed);\n",
+        [("loom", "join_deque::two_thieves_and_the_owner_take_each_job_once")],
+    ),
+    (
+        "join-deque-steal-bottom-relaxed",
+        "ordering: a thief reads `bottom` with Relaxed instead of Acquire",
+        "src/join_deque.rs",
+        "let bottom = self.bottom.load(Ordering::Acquire);",
+        "let bottom = self.bottom.load(Ordering::Relaxed);",
+        [("loom", "join_deque::owner_and_a_thief_take_each_job_once")],
+    ),
+    (
+        "join-deque-steal-no-cas",
+        "exactly once: a thief claims the job at `top` with an unchecked fetch_add instead of a CAS",
+        "src/join_deque.rs",
+        "            match self.top.compare_exchange(\n"
+        "                top,\n"
+        "                top.wrapping_add(1),\n"
+        "                Ordering::Release,\n"
+        "                Ordering::Relaxed,\n"
+        "            ) {",
+        "            match {\n"
+        "                self.top.fetch_add(1, Ordering::Release);\n"
+        "                Ok::<usize, usize>(top)\n"
+        "            } {",
+        [("loom", "join_deque::two_thieves_and_the_owner_take_each_job_once"),
+         ("loom", "join_deque::the_last_job_goes_to_the_owner_or_the_thief")],
+    ),
+    (
+        "join-deque-steal-keeps-stale-read",
+        "exactly once: a thief whose CAS fails returns the job it read instead of looking again",
+        "src/join_deque.rs",
+        "                Err(_) => spin_loop(),",
+        "                Err(_) => return Some(task),",
+        [("loom", "join_deque::a_reused_slot_is_taken_once")],
+    ),
+    (
+        "join-deque-pop-last-no-cas",
+        "exactly once: pop takes the last job like any other, without racing the thieves with a CAS",
+        "src/join_deque.rs",
+        "        if bottom != top {\n",
+        "        if bottom != top || bottom == top {\n",
+        [("loom", "join_deque::the_last_job_goes_to_the_owner_or_the_thief")],
+    ),
+    (
+        "join-deque-push-full-off-by-one",
+        "capacity: push refuses only above CAPACITY jobs, so a full deque overwrites its oldest slot",
+        "src/join_deque.rs",
+        "if bottom.wrapping_sub(top) >= CAPACITY {",
+        "if bottom.wrapping_sub(top) > CAPACITY {",
+        [("loom", "join_deque::a_reused_slot_is_taken_once")],
+    ),
+    (
+        "join-deque-index-unwrapped",
+        "wrap-around: index order is a plain `<` instead of the wrapping difference",
+        "src/join_deque.rs",
+        "(b.wrapping_sub(a) as isize) > 0",
+        "a < b",
+        [("loom", "join_deque::indices_wrap_around")],
+    ),
+    # --- fork-join (shuttle) ---
+    (
+        "fj-wait-for-never-helps",
+        "a worker waiting for a join, a scope or a handle never runs other tasks of its pool",
+        "src/worker.rs",
+        "if let Some(stole) = pop(pool, worker) {",
+        "if let Some(stole) = None::<Stole> {",
+        [("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles"),
+         ("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
+    ),
+    (
+        "fj-wait-for-ignores-all-started",
+        "a waiting worker blocks on the latch as soon as a search finds nothing, even while awaited tasks are still queued",
+        "src/worker.rs",
+        "} else if all_started() {",
+        "} else if true || all_started() {",
+        [("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
+    ),
+    (
+        "fj-latch-set-no-wake",
+        "lost wake-up: Latch::set never wakes a waiter that announced it sleeps",
+        "src/latch.rs",
+        "            futex::wake_one(state);\n",
+        "            let _ = state;\n",
+        [("shuttle", "fork_join::join_trees_run_every_leaf_once"),
+         ("shuttle", "fork_join::nested_scopes_wait_for_every_task"),
+         ("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles"),
+         ("shuttle", "fork_join::join_handles_run_once_whoever_joins_or_drops_them")],
+    ),
+    (
+        "fj-handle-claim-not-a-cas",
+        "exactly once: a handle's claim is a plain store, so both the task callback and an inline joiner run the closure",
+        "src/handle.rs",
+        "        self.claimed\n"
+        "            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)\n"
+        "            .is_ok()\n",
+        "        self.claimed.store(1, Ordering::Relaxed);\n"
+        "        true\n",
+        [("shuttle", "fork_join::join_handles_run_once_whoever_joins_or_drops_them")],
+    ),
+    (
+        "fj-scope-returns-without-waiting",
+        "a scope returns when its body does, without waiting for the tasks still queued or running",
+        "src/scope.rs",
+        "        worker::wait_for(self.pool, &self.latch, &|| {\n"
+        "            self.queued.load(Ordering::Relaxed) == 0\n"
+        "        });\n",
+        "",
+        [("shuttle", "fork_join::nested_scopes_wait_for_every_task")],
+    ),
+    (
+        "fj-join-runs-stolen-b-inline",
+        "exactly once: join runs b on the caller even when a thief took its job (the deque pop came back empty)",
+        "src/join.rs",
+        "            worker::wait_for(worker.pool, &job.latch, &|| true);\n"
+        "            job.take_result()\n",
+        "            // SAFETY: none: the thief may hold the job (the mutation).\n"
+        "            let b = unsafe { job.take_f() };\n"
+        "            Ok(b())\n",
+        [("shuttle", "fork_join::join_trees_run_every_leaf_once"),
+         ("shuttle", "fork_join::panics_are_re_raised_after_every_task_finished")],
     ),
     (
         "batch-unterminated-walk",

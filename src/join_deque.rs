@@ -97,8 +97,7 @@ impl JoinDeque {
         self.slot(bottom).store(task, Ordering::Relaxed);
         // Release: a thief's Acquire load of `bottom` sees the slot and the
         // job's contents written before the push.
-        self.bottom
-            .store(bottom.wrapping_add(1), Ordering::Release);
+        self.bottom.store(bottom.wrapping_add(1), Ordering::Release);
         Ok(())
     }
 
@@ -106,8 +105,12 @@ impl JoinDeque {
     pub fn pop(&self) -> Option<*mut Task> {
         // Relaxed: only this thread writes `bottom`.
         let bottom = self.bottom.load(Ordering::Relaxed).wrapping_sub(1);
-        // Relaxed: ordered before the `top` load by the SeqCst fence.
-        self.bottom.store(bottom, Ordering::Relaxed);
+        // Release, not Relaxed: a thief's Acquire load of `bottom` may read
+        // this store instead of the push that published the jobs below it,
+        // and then steal one of them. A Relaxed store continues no release
+        // sequence of those pushes (only RMWs do), so the thief would take a
+        // job it cannot see. Ordered before the `top` load by the fence.
+        self.bottom.store(bottom, Ordering::Release);
         // SeqCst: the store of `bottom` above and the load of `top` below
         // cannot be reordered, and pair with the fence in `steal`: a thief
         // either sees the lowered `bottom` or we see its advanced `top`.
@@ -140,8 +143,7 @@ impl JoinDeque {
             .is_ok();
         // Either way the deque is now empty at `top + 1`.
         // Relaxed: owner-only word.
-        self.bottom
-            .store(top.wrapping_add(1), Ordering::Relaxed);
+        self.bottom.store(top.wrapping_add(1), Ordering::Relaxed);
         won.then_some(task)
     }
 
@@ -153,8 +155,9 @@ impl JoinDeque {
             let top = self.top.load(Ordering::Acquire);
             // SeqCst: pairs with the fence in `pop` (see there).
             fence(Ordering::SeqCst);
-            // Acquire: pairs with the owner's Release store in `push`: the
-            // slot and the job it points to are visible.
+            // Acquire: pairs with the owner's Release stores of `bottom` (in
+            // `push`, and the lowered one in `pop`): the slot and the job it
+            // points to are visible.
             let bottom = self.bottom.load(Ordering::Acquire);
             if !before(top, bottom) {
                 return None;
@@ -185,5 +188,138 @@ impl JoinDeque {
         // Relaxed: as above.
         let top = self.top.load(Ordering::Relaxed);
         !before(top, bottom)
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::*;
+    use core::ptr::NonNull;
+
+    unsafe fn noop(_: NonNull<Task>) {}
+
+    fn tasks(n: usize) -> Vec<Task> {
+        (0..n).map(|_| Task::new(noop)).collect()
+    }
+
+    fn ptrs(tasks: &mut [Task]) -> Vec<*mut Task> {
+        tasks.iter_mut().map(|t| t as *mut Task).collect()
+    }
+
+    #[test]
+    fn the_owner_pops_newest_first() {
+        let mut ts = tasks(3);
+        let p = ptrs(&mut ts);
+        let d = JoinDeque::new();
+        for &t in &p {
+            d.push(t).unwrap();
+        }
+        assert!(!d.is_empty());
+        assert_eq!(
+            (d.pop(), d.pop(), d.pop(), d.pop()),
+            (Some(p[2]), Some(p[1]), Some(p[0]), None)
+        );
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn thieves_steal_oldest_first() {
+        let mut ts = tasks(3);
+        let p = ptrs(&mut ts);
+        let d = JoinDeque::new();
+        for &t in &p {
+            d.push(t).unwrap();
+        }
+        assert_eq!(
+            (d.steal(), d.steal(), d.steal(), d.steal()),
+            (Some(p[0]), Some(p[1]), Some(p[2]), None)
+        );
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn both_ends_meet_in_the_middle() {
+        let mut ts = tasks(4);
+        let p = ptrs(&mut ts);
+        let d = JoinDeque::new();
+        for &t in &p {
+            d.push(t).unwrap();
+        }
+        assert_eq!((d.steal(), d.pop()), (Some(p[0]), Some(p[3])));
+        assert_eq!((d.steal(), d.pop()), (Some(p[1]), Some(p[2])));
+        assert_eq!((d.steal(), d.pop()), (None, None));
+    }
+
+    #[test]
+    fn a_full_deque_hands_the_task_back() {
+        let mut ts = tasks(CAPACITY + 1);
+        let p = ptrs(&mut ts);
+        let d = JoinDeque::new();
+        for &t in &p[..CAPACITY] {
+            d.push(t).unwrap();
+        }
+        assert_eq!(d.push(p[CAPACITY]), Err(p[CAPACITY]));
+        // A steal frees the oldest slot, which the refused task then reuses.
+        assert_eq!(d.steal(), Some(p[0]));
+        d.push(p[CAPACITY]).unwrap();
+        assert_eq!(d.pop(), Some(p[CAPACITY]));
+        for i in (1..CAPACITY).rev() {
+            assert_eq!(d.pop(), Some(p[i]));
+        }
+        assert_eq!(d.pop(), None);
+    }
+
+    #[test]
+    fn indices_wrap_around() {
+        let mut ts = tasks(6);
+        let p = ptrs(&mut ts);
+        // Indices MAX - 1, MAX, 0, 1, ...: the wrap is crossed while the
+        // deque holds jobs on both sides of it.
+        let d = JoinDeque::starting_at(usize::MAX - 1);
+        for &t in &p[..4] {
+            d.push(t).unwrap();
+        }
+        assert_eq!(d.steal(), Some(p[0]));
+        assert_eq!(d.pop(), Some(p[3]));
+        assert_eq!(d.steal(), Some(p[1])); // top goes from MAX to 0
+        d.push(p[4]).unwrap();
+        d.push(p[5]).unwrap();
+        assert_eq!(d.pop(), Some(p[5]));
+        assert_eq!(d.steal(), Some(p[2]));
+        // The last job, across the wrap from where the deque started.
+        assert_eq!(d.pop(), Some(p[4]));
+        assert_eq!((d.pop(), d.steal()), (None, None));
+        assert!(d.is_empty());
+        // Full across the wrap.
+        let d = JoinDeque::starting_at(usize::MAX - 1);
+        let mut many = tasks(CAPACITY + 1);
+        let q = ptrs(&mut many);
+        for &t in &q[..CAPACITY] {
+            d.push(t).unwrap();
+        }
+        assert_eq!(d.push(q[CAPACITY]), Err(q[CAPACITY]));
+        assert_eq!(d.steal(), Some(q[0]));
+        assert_eq!(d.pop(), Some(q[CAPACITY - 1]));
+    }
+
+    #[test]
+    fn pop_and_steal_on_empty_leave_it_usable() {
+        let mut ts = tasks(2);
+        let p = ptrs(&mut ts);
+        let d = JoinDeque::new();
+        assert_eq!((d.pop(), d.pop(), d.steal()), (None, None, None));
+        assert!(d.is_empty());
+        d.push(p[0]).unwrap();
+        assert_eq!(d.pop(), Some(p[0]));
+        assert_eq!(d.pop(), None);
+        d.push(p[1]).unwrap();
+        assert_eq!(d.steal(), Some(p[1]));
+        assert_eq!((d.pop(), d.steal()), (None, None));
+        // Emptied by a pop of the last job and then by a steal: the indices
+        // still agree, so a full round of pushes fits.
+        let mut many = tasks(CAPACITY);
+        for t in ptrs(&mut many) {
+            d.push(t).unwrap();
+        }
     }
 }
