@@ -180,8 +180,10 @@ impl JoinDeque {
         }
     }
 
-    /// Whether the deque holds no job (exact for the owner; a hint for
-    /// anyone else).
+    /// Whether the deque holds no job. For the owner an "empty" answer is
+    /// exact (only it pushes); "not empty" may be stale, since a thief may
+    /// have taken the job since, so a `pop` after it can still return
+    /// `None`. For anyone else it is a hint.
     pub fn is_empty(&self) -> bool {
         // Relaxed: a snapshot; see above.
         let bottom = self.bottom.load(Ordering::Relaxed);
