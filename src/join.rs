@@ -114,7 +114,8 @@ where
     }
     // SAFETY: `worker.pool` is the live pool this worker serves.
     let pool: &Pool = unsafe { &*worker.pool };
-    pool.notify(false);
+    // A hint, not the fenced `notify`: if nobody steals the job we run it.
+    pool.notify_for_join();
 
     let ra = panic::catch_unwind(AssertUnwindSafe(a));
 

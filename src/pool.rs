@@ -155,6 +155,21 @@ impl Pool {
         self.notify_slow(is_waking);
     }
 
+    /// After a worker published a `join` job: wake a thread to steal it if
+    /// one is idle or may be started, judged from a Relaxed snapshot.
+    ///
+    /// Unlike `notify`, this needs no SeqCst fence (hazard 1): a `join` job
+    /// is never stranded, because its owner takes it back and runs it if no
+    /// thread stole it. A stale snapshot only costs parallelism for this
+    /// one job, and saves a fence on every `join` (`docs/fork_join.md`).
+    pub(crate) fn notify_for_join(&self) {
+        // Relaxed: a hint only (see above).
+        let sync = self.sync_word(Ordering::Relaxed);
+        if !sync.notified() && (sync.idle() > 0 || sync.spawned() < self.max_threads()) {
+            self.notify_slow(false);
+        }
+    }
+
     #[cold]
     fn notify_slow(&self, is_waking: bool) {
         enum Action {
