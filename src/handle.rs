@@ -29,7 +29,10 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use std::panic::{self, AssertUnwindSafe};
-use std::thread;
+
+/// What a closure run under `catch_unwind` gives: its value or the payload
+/// of its panic (the same type as `std::thread::Result`).
+type Outcome<T> = Result<T, Box<dyn core::any::Any + Send>>;
 
 /// The part of a handle task that does not depend on the closure's type.
 #[repr(C)]
@@ -42,7 +45,7 @@ struct Header<T> {
     claimed: AtomicU32,
     refs: AtomicUsize,
     latch: Latch,
-    result: UnsafeCell<Option<thread::Result<T>>>,
+    result: UnsafeCell<Option<Outcome<T>>>,
     /// Runs the closure and stores its result (the claimer only).
     execute: unsafe fn(NonNull<Header<T>>),
     /// Frees the whole allocation.
@@ -226,7 +229,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(ok.join().unwrap(), "done");
     /// assert!(bad.join().is_err());
     /// ```
-    pub fn join(self) -> thread::Result<T> {
+    pub fn join(self) -> Outcome<T> {
         let header = self.header;
         core::mem::forget(self);
         // SAFETY: we hold the handle's count until `release` below.

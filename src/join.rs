@@ -33,7 +33,10 @@ use crate::sync::UnsafeCell;
 use crate::worker::{self, Worker};
 use core::ptr::NonNull;
 use std::panic::{self, AssertUnwindSafe};
-use std::thread;
+
+/// What a closure run under `catch_unwind` gives: its value or the payload
+/// of its panic (the same type as `std::thread::Result`).
+type Outcome<T> = Result<T, Box<dyn core::any::Any + Send>>;
 
 /// A closure waiting to run as a task, with room for its result and the
 /// latch that announces it. Lives in the stack frame of whoever waits for it.
@@ -43,7 +46,7 @@ pub(crate) struct JoinJob<F, R> {
     task: Task,
     latch: Latch,
     f: UnsafeCell<Option<F>>,
-    result: UnsafeCell<Option<thread::Result<R>>>,
+    result: UnsafeCell<Option<Outcome<R>>>,
 }
 
 impl<F, R> JoinJob<F, R>
@@ -85,7 +88,7 @@ where
     }
 
     /// The result, once the latch is set.
-    fn take_result(&self) -> thread::Result<R> {
+    fn take_result(&self) -> Outcome<R> {
         debug_assert!(self.latch.probe());
         // SAFETY: the latch is set (the Acquire in `probe` / `wait`
         // synchronized with the runner's `set`), so the runner's write of
