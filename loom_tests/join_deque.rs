@@ -62,6 +62,13 @@ fn publish_and_push(deque: &JoinDeque, tasks: &Tasks, i: usize, into: &mut Vec<u
     }
 }
 
+/// Publishes and pushes jobs `0..n` (as the owner), each of which must fit.
+fn push_jobs(deque: &JoinDeque, tasks: &Tasks, n: usize, into: &mut Vec<usize>) {
+    for i in 0..n {
+        assert!(publish_and_push(deque, tasks, i, into), "room for {n}");
+    }
+}
+
 /// Steals up to `times` jobs (as a thief), stopping at the first empty
 /// steal. Returns the jobs taken and whether a steal found nothing.
 fn steal_up_to(deque: &JoinDeque, tasks: &Tasks, times: usize) -> (Vec<usize>, bool) {
@@ -76,8 +83,58 @@ fn steal_up_to(deque: &JoinDeque, tasks: &Tasks, times: usize) -> (Vec<usize>, b
             }
         }
     }
-    assert_oldest_first(&got);
     (got, found_empty)
+}
+
+/// What one thief stole (in its order), and what else it saw.
+type Stolen<T> = (Vec<usize>, T);
+
+/// One race over `jobs` jobs on a deque whose indices start at `start`. The
+/// owner runs `owner` on its own thread, which puts every job it takes into
+/// the vector it is given and returns whatever else the test wants to know;
+/// thief `k` runs `thief(.., steals[k])` on a thread of its own. After the
+/// joins the model's main thread pops what is left, and this checks that
+/// each thief stole oldest first and that every job was taken exactly once.
+/// Returns what the owner took, the owner's result, and what each thief
+/// returned.
+fn race<O, T>(
+    jobs: usize,
+    start: usize,
+    owner: impl FnOnce(&JoinDeque, &Tasks, &mut Vec<usize>) -> O + Send + 'static,
+    steals: &[usize],
+    thief: impl Fn(&JoinDeque, &Tasks, usize) -> Stolen<T> + Send + Sync + 'static,
+) -> (Vec<usize>, O, Vec<Stolen<T>>)
+where
+    O: Send + 'static,
+    T: Send + 'static,
+{
+    let tasks = Tasks::new(jobs);
+    let deque = Arc::new(JoinDeque::starting_at(start));
+    let (t, d) = (tasks.clone(), deque.clone());
+    let owner = thread::spawn(move || {
+        let mut got = Vec::new();
+        let result = owner(&d, &t, &mut got);
+        (got, result)
+    });
+    let thief = Arc::new(thief);
+    let thieves: Vec<_> = steals
+        .iter()
+        .map(|&times| {
+            let (t, d, thief) = (tasks.clone(), deque.clone(), thief.clone());
+            thread::spawn(move || thief(&d, &t, times))
+        })
+        .collect();
+    let (owned, result) = owner.join().unwrap();
+    let stolen: Vec<Stolen<T>> = thieves.into_iter().map(|t| t.join().unwrap()).collect();
+
+    let mut taken = owned.clone();
+    for (got, _) in &stolen {
+        assert_oldest_first(got);
+        taken.extend(got);
+    }
+    drain(&deque, &tasks, &mut taken);
+    assert_taken(&taken, &vec![1; jobs]);
+    (owned, result, stolen)
 }
 
 /// Jobs are numbered in push order, so the owner's pops must go down.
@@ -115,30 +172,17 @@ fn owner_and_a_thief_take_each_job_once() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(2);
-        let deque = Arc::new(JoinDeque::new());
-        let (t, d) = (tasks.clone(), deque.clone());
-        let owner = thread::spawn(move || {
-            let mut got = Vec::new();
-            for i in 0..2 {
-                assert!(publish_and_push(&d, &t, i, &mut got), "room for two");
-            }
+        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+            push_jobs(d, t, 2, got);
             for _ in 0..2 {
                 if let Some(task) = d.pop() {
                     got.push(t.take(task));
                 }
             }
-            assert_newest_first(&got);
-            got
-        });
-        let (t, d) = (tasks.clone(), deque.clone());
-        let thief = thread::spawn(move || steal_up_to(&d, &t, 2));
-        let popped = owner.join().unwrap();
-        let (stolen, found_empty) = thief.join().unwrap();
-
-        let mut taken: Vec<usize> = popped.iter().chain(&stolen).copied().collect();
-        drain(&deque, &tasks, &mut taken);
-        assert_taken(&taken, &[1, 1]);
+            assert_newest_first(got);
+        };
+        let (popped, (), thieves) = race(2, 0, owner, &[2], steal_up_to);
+        let (stolen, found_empty) = &thieves[0];
 
         o.hit(match (popped.len(), stolen.len()) {
             (2, 0) => "owner_took_both",
@@ -146,7 +190,7 @@ fn owner_and_a_thief_take_each_job_once() {
             (1, 1) => "one_each",
             split => panic!("two pops and two steals took {split:?}"),
         });
-        if found_empty {
+        if *found_empty {
             o.hit("thief_found_empty");
         }
     });
@@ -171,29 +215,17 @@ fn a_push_after_a_pop_refills_the_index_once() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(3);
-        let deque = Arc::new(JoinDeque::new());
-        let (t, d) = (tasks.clone(), deque.clone());
-        let owner = thread::spawn(move || {
-            let mut got = Vec::new();
-            for i in 0..2 {
-                assert!(publish_and_push(&d, &t, i, &mut got), "room for two");
-            }
+        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+            push_jobs(d, t, 2, got);
             let first = d.pop().map(|task| t.take(task));
             got.extend(first);
             // Room for one more: the pop or a steal made it.
-            assert!(publish_and_push(&d, &t, 2, &mut got), "room after a pop");
-            drain(&d, &t, &mut got);
-            (got, first)
-        });
-        let (t, d) = (tasks.clone(), deque.clone());
-        let thief = thread::spawn(move || steal_up_to(&d, &t, 2));
-        let (owned, first) = owner.join().unwrap();
-        let (stolen, _) = thief.join().unwrap();
-
-        let mut taken: Vec<usize> = owned.iter().chain(&stolen).copied().collect();
-        drain(&deque, &tasks, &mut taken);
-        assert_taken(&taken, &[1, 1, 1]);
+            assert!(publish_and_push(d, t, 2, got), "room after a pop");
+            drain(d, t, got);
+            first
+        };
+        let (owned, first, thieves) = race(3, 0, owner, &[2], steal_up_to);
+        let (stolen, _) = &thieves[0];
 
         if first == Some(1) {
             o.hit("owner_popped_job_1_and_refilled_its_index");
@@ -228,35 +260,13 @@ fn two_thieves_and_the_owner_take_each_job_once() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(2);
-        let deque = Arc::new(JoinDeque::new());
-        let (t, d) = (tasks.clone(), deque.clone());
-        let owner = thread::spawn(move || {
-            let mut got = Vec::new();
-            for i in 0..2 {
-                assert!(publish_and_push(&d, &t, i, &mut got), "room for two");
-            }
+        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+            push_jobs(d, t, 2, got);
             if let Some(task) = d.pop() {
                 got.push(t.take(task));
             }
-            got
-        });
-        let thieves: Vec<_> = (0..2)
-            .map(|_| {
-                let (t, d) = (tasks.clone(), deque.clone());
-                thread::spawn(move || steal_up_to(&d, &t, 1))
-            })
-            .collect();
-        let popped = owner.join().unwrap();
-        let stolen: Vec<(Vec<usize>, bool)> =
-            thieves.into_iter().map(|t| t.join().unwrap()).collect();
-
-        let mut taken = popped.clone();
-        for (got, _) in &stolen {
-            taken.extend(got);
-        }
-        drain(&deque, &tasks, &mut taken);
-        assert_taken(&taken, &[1, 1]);
+        };
+        let (popped, (), stolen) = race(2, 0, owner, &[1, 1], steal_up_to);
         if let [newest] = popped[..] {
             // The owner's one pop takes the newest job left when it ran: job
             // 1, unless both had been stolen (then it gets nothing).
@@ -289,22 +299,14 @@ fn the_last_job_goes_to_the_owner_or_the_thief() {
     let outcomes = Outcomes::new(&["owner_took_last", "thief_took_last"]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(1);
-        let deque = Arc::new(JoinDeque::new());
-        let (t, d) = (tasks.clone(), deque.clone());
-        let owner = thread::spawn(move || {
-            let mut got = Vec::new();
-            assert!(publish_and_push(&d, &t, 0, &mut got), "room for one");
-            d.pop().map(|task| t.take(task))
-        });
-        let (t, d) = (tasks.clone(), deque.clone());
-        let thief = thread::spawn(move || steal_up_to(&d, &t, 1));
-        let popped = owner.join().unwrap();
-        let (stolen, _) = thief.join().unwrap();
-
-        let mut taken: Vec<usize> = popped.iter().chain(&stolen).copied().collect();
-        drain(&deque, &tasks, &mut taken);
-        assert_taken(&taken, &[1]);
+        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+            push_jobs(d, t, 1, got);
+            let popped = d.pop().map(|task| t.take(task));
+            got.extend(popped);
+            popped
+        };
+        let (_, popped, thieves) = race(1, 0, owner, &[1], steal_up_to);
+        let (stolen, _) = &thieves[0];
         // The pop ran after the push, so the job never outlives the race.
         assert_eq!(popped.is_some(), stolen.is_empty());
 
@@ -332,53 +334,31 @@ fn reuse(
     let outcomes = Outcomes::new(names);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(3);
-        let deque = Arc::new(JoinDeque::starting_at(start));
         let ghost = Arc::new(AtomicUsize::new(0));
-        let (t, d, g) = (tasks.clone(), deque.clone(), ghost.clone());
-        let owner = thread::spawn(move || {
-            let mut got = Vec::new();
-            for i in 0..2 {
-                assert!(publish_and_push(&d, &t, i, &mut got), "room for two");
-            }
-            let reused = publish_and_push(&d, &t, 2, &mut got);
+        let g = ghost.clone();
+        let owner = move |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+            push_jobs(d, t, 2, got);
+            let reused = publish_and_push(d, t, 2, got);
             let reused_at = g.fetch_add(1, Ordering::Relaxed);
-            drain(&d, &t, &mut got);
-            (got, reused.then_some(reused_at))
-        });
-        let thieves: Vec<_> = steals
-            .iter()
-            .map(|&times| {
-                let (t, d, g) = (tasks.clone(), deque.clone(), ghost.clone());
-                thread::spawn(move || {
-                    // (job taken, ghost stamps before and after the steal)
-                    let mut log: Vec<(Option<usize>, usize, usize)> = Vec::new();
-                    for _ in 0..times {
-                        let began = g.fetch_add(1, Ordering::Relaxed);
-                        let job = d.steal().map(|task| t.take(task));
-                        log.push((job, began, g.fetch_add(1, Ordering::Relaxed)));
-                        if job.is_none() {
-                            break;
-                        }
-                    }
-                    log
-                })
-            })
-            .collect();
-        let (owned, reused_at) = owner.join().unwrap();
-        let logs: Vec<Vec<(Option<usize>, usize, usize)>> =
-            thieves.into_iter().map(|t| t.join().unwrap()).collect();
+            drain(d, t, got);
+            reused.then_some(reused_at)
+        };
+        let thief = move |d: &JoinDeque, t: &Tasks, times: usize| {
+            // (job taken, ghost stamps before and after the steal)
+            let mut log: Vec<(Option<usize>, usize, usize)> = Vec::new();
+            for _ in 0..times {
+                let began = ghost.fetch_add(1, Ordering::Relaxed);
+                let job = d.steal().map(|task| t.take(task));
+                log.push((job, began, ghost.fetch_add(1, Ordering::Relaxed)));
+                if job.is_none() {
+                    break;
+                }
+            }
+            (log.iter().filter_map(|s| s.0).collect(), log)
+        };
+        let (_, reused_at, logs) = race(3, start, owner, steals, thief);
 
-        let mut taken = owned.clone();
-        for log in &logs {
-            let stolen: Vec<usize> = log.iter().filter_map(|s| s.0).collect();
-            assert_oldest_first(&stolen);
-            taken.extend(stolen);
-        }
-        drain(&deque, &tasks, &mut taken);
-        assert_taken(&taken, &[1, 1, 1]);
-
-        let steals = || logs.iter().flatten();
+        let steals = || logs.iter().flat_map(|(_, log)| log);
         match reused_at {
             None => o.hit("full_refused"),
             Some(at) => {

@@ -20,234 +20,21 @@
 //! Whether a waiter really slept is observed with the futex model's sleep
 //! counter; see [`Watch`] for when that observation can be attributed.
 
+use crate::common::{
+    Ledger, PoolRef, Token, boom, boom_id, describe, is_shut_down, me, quiet_task_panics,
+};
 use crate::{Outcomes, check};
 use shuttle::rand::{Rng, thread_rng};
 use shuttle::sync::mpsc;
 use shuttle::thread::{self, ThreadId};
-use std::any::Any;
-use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use zap_pool::{JoinHandle, ThreadPool, model};
 
-/// `model::word(..).0` of a shut-down pool.
-const SHUTDOWN: u32 = 3;
-
 // ---------------------------------------------------------------------------
-// Shared helpers
+// Helpers (those shared with `pool.rs` are in `common.rs`)
 // ---------------------------------------------------------------------------
-
-/// A pool reference that `'static` tasks and threads can carry.
-///
-/// Each execution's main thread owns the pool (boxed, so it never moves) and
-/// drops it (shutdown and join: every accepted task has run) only after every
-/// thread that holds a `PoolRef` has been joined. A task uses the reference
-/// only while it runs, so it never outlives the pool.
-#[derive(Clone, Copy)]
-struct PoolRef(*const ThreadPool);
-
-// SAFETY: see the type's documentation; `ThreadPool` itself is `Sync`.
-unsafe impl Send for PoolRef {}
-// SAFETY: as above.
-unsafe impl Sync for PoolRef {}
-
-impl PoolRef {
-    fn new(pool: &ThreadPool) -> Self {
-        Self(pool)
-    }
-
-    fn get(&self) -> &ThreadPool {
-        // SAFETY: see the type's documentation.
-        unsafe { &*self.0 }
-    }
-}
-
-fn me() -> ThreadId {
-    thread::current().id()
-}
-
-fn is_shut_down(pool: &ThreadPool) -> bool {
-    model::word(pool).0 == SHUTDOWN
-}
-
-/// What ran where, per id, for one execution. Plain std atomics and mutexes
-/// (never held across a scheduling point): the pool's own synchronization is
-/// what shuttle explores.
-struct Ledger {
-    runs: Vec<AtomicUsize>,
-    /// The task got to its end (it touches nothing of the execution after).
-    ended: Vec<AtomicBool>,
-    /// Tokens made and dropped, per id.
-    made: Vec<AtomicUsize>,
-    dropped: Vec<AtomicUsize>,
-    ran_on: Vec<Mutex<Option<ThreadId>>>,
-    problems: Mutex<Vec<String>>,
-}
-
-impl Ledger {
-    fn new(n: usize) -> Arc<Self> {
-        Arc::new(Self {
-            runs: (0..n).map(|_| AtomicUsize::new(0)).collect(),
-            ended: (0..n).map(|_| AtomicBool::new(false)).collect(),
-            made: (0..n).map(|_| AtomicUsize::new(0)).collect(),
-            dropped: (0..n).map(|_| AtomicUsize::new(0)).collect(),
-            ran_on: (0..n).map(|_| Mutex::new(None)).collect(),
-            problems: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// A token for `id`, to be moved into the closure (or the result) it
-    /// stands for.
-    fn token(self: &Arc<Self>, id: usize) -> Token {
-        self.made[id].fetch_add(1, SeqCst);
-        Token {
-            ledger: self.clone(),
-            id,
-        }
-    }
-
-    fn begin(&self, id: usize) {
-        self.runs[id].fetch_add(1, SeqCst);
-        *self.ran_on[id].lock().unwrap() = Some(me());
-    }
-
-    fn end(&self, id: usize) {
-        self.ended[id].store(true, SeqCst);
-    }
-
-    /// A leaf: begins and ends at once.
-    fn run(&self, id: usize) {
-        self.begin(id);
-        self.end(id);
-    }
-
-    fn runs(&self, id: usize) -> usize {
-        self.runs[id].load(SeqCst)
-    }
-
-    fn ended(&self, id: usize) -> bool {
-        self.ended[id].load(SeqCst)
-    }
-
-    fn ran_on(&self, id: usize) -> Option<ThreadId> {
-        *self.ran_on[id].lock().unwrap()
-    }
-
-    /// Every token made for `id` so far has been dropped.
-    fn all_dropped(&self, id: usize) -> bool {
-        self.dropped[id].load(SeqCst) == self.made[id].load(SeqCst)
-    }
-
-    fn problem(&self, what: String) {
-        self.problems.lock().unwrap().push(what);
-    }
-
-    /// Fails at once if anything reported a problem (on the execution's
-    /// main thread, before a broken pool can do more damage).
-    fn assert_no_problems(&self) {
-        let problems = self.problems.lock().unwrap();
-        assert!(problems.is_empty(), "problems: {problems:#?}");
-    }
-
-    /// Records a problem unless every id in `ids` ran exactly once and got
-    /// to its end: what a `join`, a scope or a handle promises when it
-    /// returns.
-    fn expect_done(&self, ids: Range<usize>, when: &str) {
-        for id in ids {
-            if self.runs(id) != 1 || !self.ended(id) {
-                self.problem(format!(
-                    "{when}: task {id} ran {} times, ended: {}",
-                    self.runs(id),
-                    self.ended(id)
-                ));
-            }
-        }
-    }
-
-    /// Fails unless id `i` ran exactly `expected(i)` times, every token was
-    /// dropped exactly once, and nothing reported a problem.
-    fn check(&self, expected: impl Fn(usize) -> usize) {
-        let problems = self.problems.lock().unwrap();
-        assert!(problems.is_empty(), "problems: {problems:#?}");
-        for id in 0..self.runs.len() {
-            assert_eq!(self.runs(id), expected(id), "id {id}: runs");
-            assert_eq!(
-                self.dropped[id].load(SeqCst),
-                self.made[id].load(SeqCst),
-                "id {id}: tokens dropped vs made"
-            );
-        }
-    }
-}
-
-/// Moved into a closure or a result: counts its drop, whether the closure
-/// ran or not.
-struct Token {
-    ledger: Arc<Ledger>,
-    id: usize,
-}
-
-impl Token {
-    fn begin(&self) {
-        self.ledger.begin(self.id);
-    }
-
-    fn end(&self) {
-        self.ledger.end(self.id);
-    }
-
-    fn run(&self) {
-        self.ledger.run(self.id);
-    }
-}
-
-impl Drop for Token {
-    fn drop(&mut self) {
-        self.ledger.dropped[self.id].fetch_add(1, SeqCst);
-    }
-}
-
-/// The payload our tasks panic with.
-struct Boom(usize);
-
-fn boom(id: usize) -> ! {
-    panic::panic_any(Boom(id))
-}
-
-fn boom_id(payload: &(dyn Any + Send)) -> Option<usize> {
-    payload.downcast_ref::<Boom>().map(|b| b.0)
-}
-
-fn describe(payload: &(dyn Any + Send)) -> String {
-    if let Some(id) = boom_id(payload) {
-        format!("Boom({id})")
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a payload of another type".to_string()
-    }
-}
-
-/// Keeps the panic hook quiet about `Boom` payloads: shuttle's hook reports
-/// every panic, caught or not, as a failing schedule. Any other panic (a
-/// failed check, or an `expect` in the pool) still goes to the hooks that
-/// were installed before.
-fn quiet_booms() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // shuttle installs its hook on its first run; ours must wrap it.
-        shuttle::check_random(|| {}, 1);
-        let earlier = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<Boom>().is_none() {
-                earlier(info);
-            }
-        }));
-    });
-}
 
 /// A pool whose panic handler reports every payload it receives as a
 /// problem.
@@ -974,7 +761,7 @@ fn handle_scenario(outcomes: &Arc<Outcomes>) {
     // dropped).
     ledger.check(|id| usize::from(id < HANDLES));
     for id in 0..HANDLES {
-        assert_eq!(ledger.made[id + RESULTS].load(SeqCst), 1, "result {id}");
+        assert_eq!(ledger.made(id + RESULTS), 1, "result {id}");
     }
     ctx.sleeps.report(
         outcomes,
@@ -1244,7 +1031,7 @@ fn panic_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `fj-join-runs-stolen-b-inline`.
 #[test]
 fn panics_are_re_raised_after_every_task_finished() {
-    quiet_booms();
+    quiet_task_panics();
     let outcomes = Outcomes::new(PANIC_OUTCOMES);
     let o = outcomes.clone();
     check(move || {
@@ -1323,7 +1110,9 @@ fn fork_join_ops(
         for id in first + 2..first + 4 {
             let shut = outside && is_shut_down(pool);
             let token = ledger.token(id);
-            s.spawn(move |_| token.run());
+            s.spawn(move |_| {
+                token.run();
+            });
             if !outside {
                 continue;
             }

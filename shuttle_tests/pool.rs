@@ -14,6 +14,7 @@
 //! failed check there would be swallowed. Tasks write what they saw into a
 //! `Ledger`, which the execution's main thread checks after the join.
 
+use crate::common::{Boom, Ledger, PoolRef, SHUTDOWN, boom, is_shut_down, quiet_task_panics};
 use crate::{Outcomes, check};
 use shuttle::rand::{Rng, thread_rng};
 use shuttle::thread::{self, ThreadId};
@@ -25,155 +26,13 @@ use std::sync::{Arc, Mutex};
 use zap_pool::raw::{Batch, Task};
 use zap_pool::{ThreadPool, WorkerThread, model};
 
-/// `model::word(..).0` of a shut-down pool.
-const SHUTDOWN: u32 = 3;
-
 /// Stack size for the worker threads our spawn handlers start (the default
 /// spawn path uses the same under shuttle).
 const WORKER_STACK: usize = 256 * 1024;
 
 // ---------------------------------------------------------------------------
-// Shared helpers
+// Helpers (those shared with `fork_join.rs` are in `common.rs`)
 // ---------------------------------------------------------------------------
-
-/// A pool reference that tasks and producer threads can carry.
-///
-/// Each execution's main thread owns the pool (boxed, so it never moves) and
-/// drops it only after every producer thread has been joined; drop shuts the
-/// pool down and joins it, and `join` returns only after every accepted task
-/// has run. A task uses the reference only while it runs, so it never
-/// outlives the pool.
-#[derive(Clone, Copy)]
-struct PoolRef(*const ThreadPool);
-
-// SAFETY: see the type's documentation; `ThreadPool` itself is `Sync`.
-unsafe impl Send for PoolRef {}
-// SAFETY: as above.
-unsafe impl Sync for PoolRef {}
-
-impl PoolRef {
-    fn new(pool: &ThreadPool) -> Self {
-        Self(pool)
-    }
-
-    fn get(&self) -> &ThreadPool {
-        // SAFETY: see the type's documentation.
-        unsafe { &*self.0 }
-    }
-}
-
-/// What ran where, per task id, for one execution. Plain std atomics: the
-/// pool's own synchronization is what shuttle explores; the ledger is read
-/// by the main thread after the join.
-struct Ledger {
-    runs: Vec<AtomicUsize>,
-    /// Closures made (tokens created) and dropped, per id.
-    made: Vec<AtomicUsize>,
-    drops: Vec<AtomicUsize>,
-    /// The task ran on the thread that called `join` (a leftover).
-    on_joiner: Vec<AtomicBool>,
-    joiner: Mutex<Option<ThreadId>>,
-    threads: Mutex<HashSet<ThreadId>>,
-    problems: Mutex<Vec<String>>,
-}
-
-impl Ledger {
-    /// A ledger for ids `0..n`; the calling thread is the joiner unless
-    /// [`Ledger::set_joiner`] says otherwise.
-    fn new(n: usize) -> Arc<Self> {
-        Arc::new(Self {
-            runs: (0..n).map(|_| AtomicUsize::new(0)).collect(),
-            made: (0..n).map(|_| AtomicUsize::new(0)).collect(),
-            drops: (0..n).map(|_| AtomicUsize::new(0)).collect(),
-            on_joiner: (0..n).map(|_| AtomicBool::new(false)).collect(),
-            joiner: Mutex::new(Some(thread::current().id())),
-            threads: Mutex::new(HashSet::new()),
-            problems: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// Makes the calling thread the one whose `join` may run leftovers.
-    fn set_joiner(&self) {
-        *self.joiner.lock().unwrap() = Some(thread::current().id());
-    }
-
-    fn token(self: &Arc<Self>, id: usize) -> Token {
-        self.made[id].fetch_add(1, SeqCst);
-        Token {
-            ledger: self.clone(),
-            id,
-        }
-    }
-
-    /// Records the run of task `id`; returns whether it ran on the joiner.
-    fn ran(&self, id: usize) -> bool {
-        self.runs[id].fetch_add(1, SeqCst);
-        let me = thread::current().id();
-        let on_joiner = *self.joiner.lock().unwrap() == Some(me);
-        if on_joiner {
-            self.on_joiner[id].store(true, SeqCst);
-        } else {
-            self.threads.lock().unwrap().insert(me);
-        }
-        on_joiner
-    }
-
-    fn runs(&self, id: usize) -> usize {
-        self.runs[id].load(SeqCst)
-    }
-
-    fn ran_on_joiner(&self, id: usize) -> bool {
-        self.on_joiner[id].load(SeqCst)
-    }
-
-    fn any_on_joiner(&self) -> bool {
-        (0..self.runs.len()).any(|id| self.ran_on_joiner(id))
-    }
-
-    /// How many distinct non-joiner threads ran tasks.
-    fn worker_threads(&self) -> usize {
-        self.threads.lock().unwrap().len()
-    }
-
-    fn problem(&self, what: String) {
-        self.problems.lock().unwrap().push(what);
-    }
-
-    /// Fails unless id `i` ran exactly `expected(i)` times, every boxed
-    /// closure made for the ledger was dropped exactly once (run or handed
-    /// back: none leaked), and no task reported a problem.
-    fn check(&self, mut expected: impl FnMut(usize) -> usize) {
-        let problems = self.problems.lock().unwrap();
-        assert!(problems.is_empty(), "tasks reported: {problems:?}");
-        for id in 0..self.runs.len() {
-            assert_eq!(self.runs(id), expected(id), "task {id}: runs");
-            assert_eq!(
-                self.drops[id].load(SeqCst),
-                self.made[id].load(SeqCst),
-                "task {id}: closures dropped vs made"
-            );
-        }
-    }
-}
-
-/// Carried by a boxed task's closure: records the run, and (on drop) that the
-/// closure was dropped, whether it ran or was handed back.
-struct Token {
-    ledger: Arc<Ledger>,
-    id: usize,
-}
-
-impl Token {
-    fn run(&self) -> bool {
-        self.ledger.ran(self.id)
-    }
-}
-
-impl Drop for Token {
-    fn drop(&mut self) {
-        self.ledger.drops[self.id].fetch_add(1, SeqCst);
-    }
-}
 
 /// A boxed task that only records its run.
 fn leaf(ledger: &Arc<Ledger>, id: usize) -> impl FnOnce() + Send + 'static {
@@ -223,7 +82,7 @@ fn tree_task(ctx: Arc<TreeCtx>, base: usize, node: usize) -> Box<dyn FnOnce() + 
             if child >= ctx.size {
                 continue;
             }
-            let shut = model::word(ctx.pool.get()).0 == SHUTDOWN;
+            let shut = is_shut_down(ctx.pool.get());
             match ctx.pool.get().spawn(tree_task(ctx.clone(), base, child)) {
                 Ok(()) if shut => ctx.outcomes.hit("a child was spawned after shutdown"),
                 Ok(()) => {}
@@ -390,7 +249,7 @@ unsafe fn run_job(task: NonNull<Task>) {
         let job = task.cast::<Job>().as_ref();
         (job.id, &*job.ctx)
     };
-    ctx.ledger.ran(id);
+    ctx.ledger.run(id);
     if id == SPAWNER {
         for &(first, len) in &ctx.inner {
             // SAFETY: the spawner runs once; it alone schedules these jobs.
@@ -625,7 +484,7 @@ fn racing_parent(
             return;
         }
         let child = PARENTS + id;
-        let shut = model::word(pool.get()).0 == SHUTDOWN;
+        let shut = is_shut_down(pool.get());
         // A task of the pool can always spawn: on a worker, during the
         // drain, and on the joining thread when `join` runs leftovers.
         match pool.get().spawn(leaf(&ledger, child)) {
@@ -1094,28 +953,6 @@ fn spawn_handler_drops_the_worker() {
 // 5: panicking tasks
 // ---------------------------------------------------------------------------
 
-/// The payload our tasks panic with, so the panic handler can tell them from
-/// anything else and the panic hook can stay quiet about them.
-struct TaskPanic(usize);
-
-/// Silences the panic hook for `TaskPanic` payloads (shuttle's own hook
-/// would print a "failing schedule" for every one of them, caught or not;
-/// it does not fail the test for a panic that is caught). Other panics go
-/// on to the hooks installed before (shuttle's, then the default one).
-fn quiet_task_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // Let shuttle install its hook first, so ours wraps it.
-        shuttle::check_random(|| {}, 1);
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if info.payload().downcast_ref::<TaskPanic>().is_none() {
-                previous(info);
-            }
-        }));
-    });
-}
-
 /// Two producers spawn 16 tasks each; every third task panics (after
 /// spawning a child, if it is a parent). A counting panic handler receives
 /// each payload.
@@ -1132,7 +969,7 @@ fn panic_scenario(outcomes: &Arc<Outcomes>) {
     let pool = Box::new(
         ThreadPool::builder()
             .max_threads(max_threads)
-            .panic_handler(move |payload| match payload.downcast::<TaskPanic>() {
+            .panic_handler(move |payload| match payload.downcast::<Boom>() {
                 Ok(p) => {
                     c[p.0].fetch_add(1, SeqCst);
                 }
@@ -1162,7 +999,7 @@ fn panic_scenario(outcomes: &Arc<Outcomes>) {
             }
             if id % 3 == 0 {
                 panicked_on.lock().unwrap().insert(me);
-                std::panic::panic_any(TaskPanic(id));
+                boom(id);
             }
         }
     };
