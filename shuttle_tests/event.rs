@@ -1,10 +1,10 @@
 //! `Event` (src/event.rs) under shuttle: shutdown is final and wakes every
 //! sleeper, with the futex model's spurious returns on and off.
 
-use crate::{Outcomes, check};
+use crate::{Outcomes, check_outcomes};
 use shuttle::thread;
 use std::sync::Arc;
-use zap_pool::model::{Event, SHUTDOWN, blocked_waits, set_spurious};
+use zap_pool::model::{Event, SHUTDOWN, blocked_waits};
 
 fn scenario(outcomes: &Outcomes) {
     let event = Arc::new(Event::new());
@@ -44,25 +44,22 @@ fn scenario(outcomes: &Outcomes) {
 /// Kills: `event-wake-swap`, `event-shutdown-wakes-only-waiting`.
 #[test]
 fn shutdown_is_final_and_wakes_every_sleeper() {
-    let outcomes = Outcomes::new(&["notify landed after shutdown", "two or more waits slept"]);
-    let o = outcomes.clone();
-    check(move || {
-        set_spurious(false);
-        scenario(&o)
-    });
-    outcomes.assert_all_reached("shutdown_is_final_and_wakes_every_sleeper");
+    check_outcomes(
+        "shutdown_is_final_and_wakes_every_sleeper",
+        &["notify landed after shutdown", "two or more waits slept"],
+        false,
+        |o| scenario(o),
+    );
 }
 
 /// The same with spurious futex returns: `wait` must loop, not trust a
 /// return from the futex.
 #[test]
 fn shutdown_with_spurious_futex_returns() {
-    let outcomes = Outcomes::new(&["notify landed after shutdown", "two or more waits slept"]);
-    let o = outcomes.clone();
-    check(move || {
-        set_spurious(true);
-        scenario(&o)
-    });
-    set_spurious(false);
-    outcomes.assert_all_reached("shutdown_with_spurious_futex_returns");
+    check_outcomes(
+        "shutdown_with_spurious_futex_returns",
+        &["notify landed after shutdown", "two or more waits slept"],
+        true,
+        |o| scenario(o),
+    );
 }

@@ -23,7 +23,7 @@
 use crate::common::{
     Ledger, PoolRef, Token, boom, boom_id, describe, is_shut_down, me, quiet_task_panics,
 };
-use crate::{Outcomes, check};
+use crate::{Outcomes, check_outcomes};
 use shuttle::rand::{Rng, thread_rng};
 use shuttle::sync::mpsc;
 use shuttle::thread::{self, ThreadId};
@@ -253,13 +253,12 @@ fn join_tree_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `fj-join-runs-stolen-b-inline`, `fj-latch-set-no-wake`.
 #[test]
 fn join_trees_run_every_leaf_once() {
-    let outcomes = Outcomes::new(TREE_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        join_tree_scenario(&o)
-    });
-    outcomes.assert_all_reached("join_trees_run_every_leaf_once");
+    check_outcomes(
+        "join_trees_run_every_leaf_once",
+        TREE_OUTCOMES,
+        false,
+        join_tree_scenario,
+    );
 }
 
 /// The join trees with spurious futex returns: every latch wait (the outside
@@ -267,14 +266,12 @@ fn join_trees_run_every_leaf_once() {
 /// latch instead of trusting a return from the futex.
 #[test]
 fn join_trees_with_spurious_futex_returns() {
-    let outcomes = Outcomes::new(TREE_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(true);
-        join_tree_scenario(&o)
-    });
-    model::set_spurious(false);
-    outcomes.assert_all_reached("join_trees_with_spurious_futex_returns");
+    check_outcomes(
+        "join_trees_with_spurious_futex_returns",
+        TREE_OUTCOMES,
+        true,
+        join_tree_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -448,27 +445,24 @@ fn scope_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `fj-scope-returns-without-waiting`, `fj-latch-set-no-wake`.
 #[test]
 fn nested_scopes_wait_for_every_task() {
-    let outcomes = Outcomes::new(SCOPE_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        scope_scenario(&o)
-    });
-    outcomes.assert_all_reached("nested_scopes_wait_for_every_task");
+    check_outcomes(
+        "nested_scopes_wait_for_every_task",
+        SCOPE_OUTCOMES,
+        false,
+        scope_scenario,
+    );
 }
 
 /// The scope scenario with spurious futex returns: a scope's waiter that
 /// returns from the futex without a wake-up must look at the latch again.
 #[test]
 fn nested_scopes_with_spurious_futex_returns() {
-    let outcomes = Outcomes::new(SCOPE_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(true);
-        scope_scenario(&o)
-    });
-    model::set_spurious(false);
-    outcomes.assert_all_reached("nested_scopes_with_spurious_futex_returns");
+    check_outcomes(
+        "nested_scopes_with_spurious_futex_returns",
+        SCOPE_OUTCOMES,
+        true,
+        scope_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -588,13 +582,12 @@ fn one_thread_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `fj-wait-for-never-helps`, `fj-latch-set-no-wake`.
 #[test]
 fn one_thread_pool_nests_scopes_joins_and_handles() {
-    let outcomes = Outcomes::new(ONE_THREAD_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        one_thread_scenario(&o)
-    });
-    outcomes.assert_all_reached("one_thread_pool_nests_scopes_joins_and_handles");
+    check_outcomes(
+        "one_thread_pool_nests_scopes_joins_and_handles",
+        ONE_THREAD_OUTCOMES,
+        false,
+        one_thread_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -781,13 +774,12 @@ fn handle_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `fj-handle-claim-not-a-cas`, `fj-latch-set-no-wake`.
 #[test]
 fn join_handles_run_once_whoever_joins_or_drops_them() {
-    let outcomes = Outcomes::new(HANDLE_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        handle_scenario(&o)
-    });
-    outcomes.assert_all_reached("join_handles_run_once_whoever_joins_or_drops_them");
+    check_outcomes(
+        "join_handles_run_once_whoever_joins_or_drops_them",
+        HANDLE_OUTCOMES,
+        false,
+        handle_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1032,13 +1024,12 @@ fn panic_scenario(outcomes: &Arc<Outcomes>) {
 #[test]
 fn panics_are_re_raised_after_every_task_finished() {
     quiet_task_panics();
-    let outcomes = Outcomes::new(PANIC_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        panic_scenario(&o)
-    });
-    outcomes.assert_all_reached("panics_are_re_raised_after_every_task_finished");
+    check_outcomes(
+        "panics_are_re_raised_after_every_task_finished",
+        PANIC_OUTCOMES,
+        false,
+        panic_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1220,13 +1211,12 @@ fn shutdown_scenario(outcomes: &Arc<Outcomes>) {
 /// join during the drain.
 #[test]
 fn shutdown_races_fork_join_from_outside() {
-    let outcomes = Outcomes::new(SHUTDOWN_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        shutdown_scenario(&o)
-    });
-    outcomes.assert_all_reached("shutdown_races_fork_join_from_outside");
+    check_outcomes(
+        "shutdown_races_fork_join_from_outside",
+        SHUTDOWN_OUTCOMES,
+        false,
+        shutdown_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1343,11 +1333,10 @@ fn queued_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `fj-wait-for-ignores-all-started`, `fj-wait-for-never-helps`.
 #[test]
 fn queued_scope_tasks_are_run_by_their_waiting_worker() {
-    let outcomes = Outcomes::new(QUEUED_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        queued_scenario(&o)
-    });
-    outcomes.assert_all_reached("queued_scope_tasks_are_run_by_their_waiting_worker");
+    check_outcomes(
+        "queued_scope_tasks_are_run_by_their_waiting_worker",
+        QUEUED_OUTCOMES,
+        false,
+        queued_scenario,
+    );
 }

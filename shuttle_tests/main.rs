@@ -100,6 +100,24 @@ where
     }
 }
 
+/// The body of most scenario tests: runs `scenario` under [`check`] with
+/// the futex model's spurious returns on or off, counting into the outcomes
+/// named `names`, then asserts (as test `test`) that every one of them was
+/// reached. Spurious returns are switched off again afterwards.
+pub fn check_outcomes<F>(test: &str, names: &'static [&'static str], spurious: bool, scenario: F)
+where
+    F: Fn(&Arc<Outcomes>) + Send + Sync + 'static,
+{
+    let outcomes = Outcomes::new(names);
+    let o = outcomes.clone();
+    check(move || {
+        zap_pool::model::set_spurious(spurious);
+        scenario(&o)
+    });
+    zap_pool::model::set_spurious(false);
+    outcomes.assert_all_reached(test);
+}
+
 /// Named outcome counters, kept outside the executions.
 pub struct Outcomes {
     names: &'static [&'static str],

@@ -15,7 +15,7 @@
 //! `Ledger`, which the execution's main thread checks after the join.
 
 use crate::common::{Boom, Ledger, PoolRef, SHUTDOWN, boom, is_shut_down, quiet_task_panics};
-use crate::{Outcomes, check};
+use crate::{Outcomes, check_outcomes};
 use shuttle::rand::{Rng, thread_rng};
 use shuttle::thread::{self, ThreadId};
 use std::collections::HashSet;
@@ -189,13 +189,12 @@ fn tree_scenario(outcomes: &Arc<Outcomes>) {
 /// queued falls to the joiner).
 #[test]
 fn outside_producers_and_nested_spawns() {
-    let outcomes = Outcomes::new(TREE_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        tree_scenario(&o)
-    });
-    outcomes.assert_all_reached("outside_producers_and_nested_spawns");
+    check_outcomes(
+        "outside_producers_and_nested_spawns",
+        TREE_OUTCOMES,
+        false,
+        tree_scenario,
+    );
 }
 
 /// Scenario 1 with spurious futex returns: every `wait` loop (idle event,
@@ -203,14 +202,12 @@ fn outside_producers_and_nested_spawns() {
 /// a return from the futex.
 #[test]
 fn nested_spawns_with_spurious_futex_returns() {
-    let outcomes = Outcomes::new(TREE_OUTCOMES);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(true);
-        tree_scenario(&o)
-    });
-    model::set_spurious(false);
-    outcomes.assert_all_reached("nested_spawns_with_spurious_futex_returns");
+    check_outcomes(
+        "nested_spawns_with_spurious_futex_returns",
+        TREE_OUTCOMES,
+        true,
+        tree_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -415,17 +412,16 @@ fn raw_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `raw-batch-follow-links`.
 #[test]
 fn raw_batches_of_mixed_sizes() {
-    let outcomes = Outcomes::new(&[
-        "a task scheduled raw batches",
-        "a task rescheduled itself",
-        "jobs ran on two or more workers",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        raw_scenario(&o)
-    });
-    outcomes.assert_all_reached("raw_batches_of_mixed_sizes");
+    check_outcomes(
+        "raw_batches_of_mixed_sizes",
+        &[
+            "a task scheduled raw batches",
+            "a task rescheduled itself",
+            "jobs ran on two or more workers",
+        ],
+        false,
+        raw_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -654,22 +650,21 @@ fn shutdown_race_scenario(outcomes: &Arc<Outcomes>) {
 /// accepted, and those after the join are lost).
 #[test]
 fn shutdown_races_busy_producers() {
-    let outcomes = Outcomes::new(&[
-        "some spawns were accepted and some refused",
-        "a spawn was refused after shutdown",
-        "a child was spawned during the drain",
-        "join ran leftover tasks",
-        "a task run by join spawned a child",
-        "ended by shutdown + join",
-        "ended by drop",
-        "joined on another thread",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        shutdown_race_scenario(&o)
-    });
-    outcomes.assert_all_reached("shutdown_races_busy_producers");
+    check_outcomes(
+        "shutdown_races_busy_producers",
+        &[
+            "some spawns were accepted and some refused",
+            "a spawn was refused after shutdown",
+            "a child was spawned during the drain",
+            "join ran leftover tasks",
+            "a task run by join spawned a child",
+            "ended by shutdown + join",
+            "ended by drop",
+            "joined on another thread",
+        ],
+        false,
+        shutdown_race_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -795,16 +790,15 @@ fn first_failure_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `spawn-failed-repair-only-spawned`.
 #[test]
 fn first_spawn_failure_is_repaired() {
-    let outcomes = Outcomes::new(&[
-        "a spawn failed and was repaired",
-        "two workers ran tasks after the failure",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        first_failure_scenario(&o)
-    });
-    outcomes.assert_all_reached("first_spawn_failure_is_repaired");
+    check_outcomes(
+        "first_spawn_failure_is_repaired",
+        &[
+            "a spawn failed and was repaired",
+            "two workers ran tasks after the failure",
+        ],
+        false,
+        first_failure_scenario,
+    );
 }
 
 /// Two producers spawn parents (half of which spawn a child) into a pool
@@ -893,17 +887,16 @@ fn failure_scenario(outcomes: &Arc<Outcomes>, policy: fn(f64) -> Policy) {
 /// returns) when no thread can ever start.
 #[test]
 fn every_spawn_fails() {
-    let outcomes = Outcomes::new(&[
-        "a spawn failed",
-        "join ran leftover tasks",
-        "a task run by join spawned a child",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        failure_scenario(&o, |_| Policy::AllFail)
-    });
-    outcomes.assert_all_reached("every_spawn_fails");
+    check_outcomes(
+        "every_spawn_fails",
+        &[
+            "a spawn failed",
+            "join ran leftover tasks",
+            "a task run by join spawned a child",
+        ],
+        false,
+        |o| failure_scenario(o, |_| Policy::AllFail),
+    );
 }
 
 /// Thread spawns fail at random (a replayable shuttle choice): the repair
@@ -914,19 +907,18 @@ fn every_spawn_fails() {
 /// test for it is `first_spawn_failure_is_repaired`).
 #[test]
 fn random_spawn_failures() {
-    let outcomes = Outcomes::new(&[
-        "a spawn failed",
-        "a spawn failed and a later one started a thread",
-        "join ran leftover tasks",
-        "a task run by join spawned a child",
-        "workers ran tasks",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        failure_scenario(&o, Policy::RandomFail)
-    });
-    outcomes.assert_all_reached("random_spawn_failures");
+    check_outcomes(
+        "random_spawn_failures",
+        &[
+            "a spawn failed",
+            "a spawn failed and a later one started a thread",
+            "join ran leftover tasks",
+            "a task run by join spawned a child",
+            "workers ran tasks",
+        ],
+        false,
+        |o| failure_scenario(o, Policy::RandomFail),
+    );
 }
 
 /// A spawn handler that drops the `WorkerThread` and returns `Ok`: the drop
@@ -934,19 +926,18 @@ fn random_spawn_failures() {
 /// pool carries on as after a failure.
 #[test]
 fn spawn_handler_drops_the_worker() {
-    let outcomes = Outcomes::new(&[
-        "a spawn failed",
-        "a spawn failed and a later one started a thread",
-        "join ran leftover tasks",
-        "a task run by join spawned a child",
-        "workers ran tasks",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        failure_scenario(&o, Policy::RandomDrop)
-    });
-    outcomes.assert_all_reached("spawn_handler_drops_the_worker");
+    check_outcomes(
+        "spawn_handler_drops_the_worker",
+        &[
+            "a spawn failed",
+            "a spawn failed and a later one started a thread",
+            "join ran leftover tasks",
+            "a task run by join spawned a child",
+            "workers ran tasks",
+        ],
+        false,
+        |o| failure_scenario(o, Policy::RandomDrop),
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1057,16 +1048,15 @@ fn panic_scenario(outcomes: &Arc<Outcomes>) {
 #[test]
 fn panicking_tasks_reach_the_panic_handler() {
     quiet_task_panics();
-    let outcomes = Outcomes::new(&[
-        "panics were caught",
-        "a thread ran a task after one of its tasks panicked",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        panic_scenario(&o)
-    });
-    outcomes.assert_all_reached("panicking_tasks_reach_the_panic_handler");
+    check_outcomes(
+        "panicking_tasks_reach_the_panic_handler",
+        &[
+            "panics were caught",
+            "a thread ran a task after one of its tasks panicked",
+        ],
+        false,
+        panic_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1177,16 +1167,15 @@ fn two_pools_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `schedule-any-worker-ring`.
 #[test]
 fn task_of_one_pool_spawns_into_another() {
-    let outcomes = Outcomes::new(&[
-        "the racing spawn into B was accepted",
-        "the racing spawn into B was refused",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        two_pools_scenario(&o)
-    });
-    outcomes.assert_all_reached("task_of_one_pool_spawns_into_another");
+    check_outcomes(
+        "task_of_one_pool_spawns_into_another",
+        &[
+            "the racing spawn into B was accepted",
+            "the racing spawn into B was refused",
+        ],
+        false,
+        two_pools_scenario,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1237,14 +1226,13 @@ fn last_worker_scenario(outcomes: &Arc<Outcomes>) {
 /// Kills: `join-fast-path-shuttle`.
 #[test]
 fn join_returns_after_the_last_worker_left() {
-    let outcomes = Outcomes::new(&[
-        "join started while a worker was still counted",
-        "join started after every worker had given its count up",
-    ]);
-    let o = outcomes.clone();
-    check(move || {
-        model::set_spurious(false);
-        last_worker_scenario(&o)
-    });
-    outcomes.assert_all_reached("join_returns_after_the_last_worker_left");
+    check_outcomes(
+        "join_returns_after_the_last_worker_left",
+        &[
+            "join started while a worker was still counted",
+            "join started after every worker had given its count up",
+        ],
+        false,
+        last_worker_scenario,
+    );
 }
