@@ -292,7 +292,18 @@ struct Shared<'a> {
     waiter: Thread,
 }
 
-impl Shared<'_> {
+impl<'a> Shared<'a> {
+    /// The latch of a sort of `len` elements on `pool`, waited for by the
+    /// calling thread.
+    fn new(pool: &'a ThreadPool, len: usize) -> Self {
+        Self {
+            pool,
+            remaining: AtomicUsize::new(len),
+            done: AtomicBool::new(false),
+            waiter: thread::current(),
+        }
+    }
+
     /// Marks `count` more elements final. Must be a task's last access to
     /// `self` (and to the slice): once the count reaches zero the main thread
     /// may free both.
@@ -348,12 +359,7 @@ fn quicksort_raw(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
     if xs.is_empty() {
         return start.elapsed();
     }
-    let shared = Shared {
-        pool,
-        remaining: AtomicUsize::new(xs.len()),
-        done: AtomicBool::new(false),
-        waiter: thread::current(),
-    };
+    let shared = Shared::new(pool, xs.len());
     // The tasks only use `shared` while `remaining` is non-zero, and this
     // function waits for zero below, so the erased lifetime is never
     // outlived.
@@ -519,12 +525,7 @@ fn quicksort_spawn(pool: &ThreadPool, xs: &mut [i32]) -> Duration {
     if xs.is_empty() {
         return start.elapsed();
     }
-    let shared = Shared {
-        pool,
-        remaining: AtomicUsize::new(xs.len()),
-        done: AtomicBool::new(false),
-        waiter: thread::current(),
-    };
+    let shared = Shared::new(pool, xs.len());
     let root = SpawnSort {
         ptr: xs.as_mut_ptr(),
         len: xs.len(),
