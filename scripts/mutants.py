@@ -227,8 +227,8 @@ MUTATIONS = [
         "schedule-any-worker-ring",
         "hazard 8: any pool's worker pushes into its own ring, whichever pool it schedules into",
         "src/pool.rs",
-        "if !current.is_null() && core::ptr::eq(unsafe { (*current).pool }, self) {",
-        "if !current.is_null() {",
+        "if let Some(worker) = worker::current_of(self) {",
+        "if let Some(worker) = worker::current_worker() {",
         [("shuttle", "pool::task_of_one_pool_spawns_into_another")],
     ),
     (

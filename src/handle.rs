@@ -234,7 +234,7 @@ impl<T> JoinHandle<T> {
         core::mem::forget(self);
         // SAFETY: we hold the handle's count until `release` below.
         let h = unsafe { header.as_ref() };
-        if worker::current_of_ptr(h.pool).is_some() && h.claim() {
+        if worker::current_of(h.pool).is_some() && h.claim() {
             // Not started: run it here rather than wait for it.
             // SAFETY: claimed by us; we hold a count.
             unsafe { (h.execute)(header) };

@@ -446,9 +446,7 @@ impl ThreadPool {
     }
 
     fn is_own_worker(&self, core: &Pool) -> bool {
-        let current = worker::current();
-        // SAFETY: `current` is this thread's live worker, if any.
-        !current.is_null() && ptr::eq(unsafe { (*current).pool }, core)
+        worker::current_of(core).is_some()
     }
 
     #[cfg(any(loom, shuttle))]

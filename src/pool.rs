@@ -122,13 +122,9 @@ impl Pool {
         if batch.is_empty() {
             return Ok(());
         }
-        let current = worker::current();
         // Hazard 8: only a worker of *this* pool may use its own ring.
-        // SAFETY: `current` is this thread's live worker (it clears the
-        // pointer before it leaves its run function).
-        if !current.is_null() && core::ptr::eq(unsafe { (*current).pool }, self) {
-            // SAFETY: as above; we are that worker's thread, its only pusher.
-            let worker = unsafe { &*current };
+        if let Some(worker) = worker::current_of(self) {
+            // We are that worker's thread, the only pusher of its ring.
             if let Err(overflow) = worker.run_buffer.push(batch) {
                 // A worker's own queue is never closed: it drains it itself.
                 let pushed = worker.run_queue.push(overflow);

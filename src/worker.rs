@@ -52,28 +52,20 @@ thread_local! {
     static CURRENT: Cell<*const Worker> = Cell::new(ptr::null());
 }
 
-/// The worker of the current thread, if the thread is a pool worker.
-pub(crate) fn current() -> *const Worker {
-    CURRENT.with(Cell::get)
-}
-
-/// The worker of the current thread, if any. The reference is only used
-/// while the caller runs on this thread, inside a task the worker runs.
+/// The worker of the current thread, if the thread is a pool worker. The
+/// reference is only used while the caller runs on this thread, inside a
+/// task the worker runs.
 pub(crate) fn current_worker<'a>() -> Option<&'a Worker> {
     // SAFETY: `CURRENT` is set only while the worker is alive on this
     // thread's stack, and cleared before it leaves `run`; a task (and so
     // the caller) runs strictly inside that window.
-    unsafe { current().as_ref() }
+    unsafe { CURRENT.with(Cell::get).as_ref() }
 }
 
-/// The worker of the current thread if it serves `pool`.
-pub(crate) fn current_of<'a>(pool: &Pool) -> Option<&'a Worker> {
-    current_of_ptr(pool)
-}
-
-/// As [`current_of`], for a pool pointer that may dangle (it is only
-/// compared).
-pub(crate) fn current_of_ptr<'a>(pool: *const Pool) -> Option<&'a Worker> {
+/// The worker of the current thread if it serves `pool` (hazard 8: a
+/// worker of another pool is not one of ours). `pool` may dangle: it is
+/// only compared.
+pub(crate) fn current_of<'a>(pool: *const Pool) -> Option<&'a Worker> {
     current_worker().filter(|w| ptr::eq(w.pool, pool))
 }
 
@@ -282,7 +274,7 @@ fn pop(pool: &Pool, worker: &Worker) -> Option<Stole> {
 ///
 /// On any other thread it blocks on the latch's futex.
 pub(crate) fn wait_for(pool: *const Pool, latch: &Latch, all_started: &dyn Fn() -> bool) {
-    let Some(worker) = current_of_ptr(pool) else {
+    let Some(worker) = current_of(pool) else {
         return latch.wait();
     };
     // SAFETY: a worker's pool outlives the worker's tasks.
