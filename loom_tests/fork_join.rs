@@ -34,7 +34,7 @@ fn bump(cell: &UnsafeCell<u32>) -> thread::ThreadId {
 /// still uses the job on its stack, and a lost wake-up of an owner that
 /// blocks on the latch. Two workers; the join comes from outside, so the
 /// whole join runs as a job inside the pool.
-/// Kills: `join-job-set-before-result`.
+/// Kills: `completion-set-before-result`.
 ///
 /// The whole pool (three threads, two worker loops, shutdown and the exit
 /// chain) runs here: 253,944 iterations at a preemption bound of 2; the

@@ -159,17 +159,17 @@ MUTATIONS = [
         [("loom", "latch::probe_true_publishes_the_setters_writes")],
     ),
     (
-        "join-job-set-before-result",
-        "a join job's runner sets the latch before it stores the result, so the owner can read no result (or a racing one)",
+        "completion-set-before-result",
+        "a join job's or handle task's runner sets the latch before it stores the outcome, so the waiter can read no outcome (or a racing one)",
         None,
         [("src/join.rs",
           "        // SAFETY: the waiter reads `result` only after the latch is set.\n"
-          "        unsafe { (*job).result.with_mut(|r| *r = Some(result)) };\n",
+          "        unsafe { (*this).result.with_mut(|r| *r = Some(outcome)) };\n",
           ""),
          ("src/join.rs",
-          "        unsafe { Latch::set(&raw const (*job).latch) };\n",
-          "        unsafe { Latch::set(&raw const (*job).latch) };\n"
-          "        unsafe { (*job).result.with_mut(|r| *r = Some(result)) };\n")],
+          "        unsafe { Latch::set(&raw const (*this).latch) };\n",
+          "        unsafe { Latch::set(&raw const (*this).latch) };\n"
+          "        unsafe { (*this).result.with_mut(|r| *r = Some(outcome)) };\n")],
         None,
         [("loom", "fork_join::join_job_runs_once_stolen_or_inline")],
     ),
@@ -549,8 +549,8 @@ MUTATIONS = [
         "fj-join-runs-stolen-b-inline",
         "exactly once: join runs b on the caller even when a thief took its job (the deque pop came back empty)",
         "src/join.rs",
-        "            worker::wait_for(worker.pool, &job.latch, &|| true);\n"
-        "            job.take_result()\n",
+        "            worker::wait_for(worker.pool, &job.done.latch, &|| true);\n"
+        "            job.done.take()\n",
         "            // SAFETY: none: the thief may hold the job (the mutation).\n"
         "            let b = unsafe { job.take_f() };\n"
         "            Ok(b())\n",

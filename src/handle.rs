@@ -19,7 +19,7 @@
 //!
 //! Proof: `docs/fork_join.md`; model checks: `loom_tests/fork_join.rs`.
 
-use crate::latch::Latch;
+use crate::join::{Completion, Outcome};
 use crate::pool::Pool;
 use crate::raw::{Batch, Task};
 use crate::sync::UnsafeCell;
@@ -28,11 +28,6 @@ use crate::worker;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
-use std::panic::{self, AssertUnwindSafe};
-
-/// What a closure run under `catch_unwind` gives: its value or the payload
-/// of its panic (the same type as `std::thread::Result`).
-type Outcome<T> = Result<T, Box<dyn core::any::Any + Send>>;
 
 /// The part of a handle task that does not depend on the closure's type.
 #[repr(C)]
@@ -44,8 +39,8 @@ struct Header<T> {
     /// 0 until someone claims the closure, then 1.
     claimed: AtomicU32,
     refs: AtomicUsize,
-    latch: Latch,
-    result: UnsafeCell<Option<Outcome<T>>>,
+    /// The closure's outcome and the latch that announces it.
+    done: Completion<T>,
     /// Runs the closure and stores its result (the claimer only).
     execute: unsafe fn(NonNull<Header<T>>),
     /// Frees the whole allocation.
@@ -109,12 +104,10 @@ where
         let this = header.cast::<Self>();
         // SAFETY: the claim makes the closure ours; alive (a count is held).
         let f = unsafe { this.as_ref().f.with_mut(|f| (*f).take()) }.expect("claimed once");
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        // SAFETY: the waiter reads the result only after the latch is set.
-        unsafe { header.as_ref().result.with_mut(|r| *r = Some(result)) };
-        // SAFETY: alive while our count is held; the handle side keeps its
-        // own count, so the memory outlives `set` whatever it does.
-        unsafe { Latch::set(&raw const (*header.as_ptr()).latch) };
+        // SAFETY: alive while our count is held (the handle side keeps its
+        // own, so the memory outlives `set` whatever it does); the claim
+        // makes this the only run.
+        unsafe { Completion::run(&raw const (*header.as_ptr()).done, f) };
     }
 
     /// # Safety
@@ -171,8 +164,7 @@ impl<T> JoinHandle<T> {
                 pool,
                 claimed: AtomicU32::new(0),
                 refs: AtomicUsize::new(2),
-                latch: Latch::new(),
-                result: UnsafeCell::new(None),
+                done: Completion::new(),
                 execute: HandleTask::<F, T>::execute,
                 free: HandleTask::<F, T>::free,
             },
@@ -211,7 +203,7 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         // SAFETY: the handle holds a count.
-        unsafe { self.header.as_ref() }.latch.probe()
+        unsafe { self.header.as_ref() }.done.latch.probe()
     }
 
     /// Waits for the task and returns its result, or the payload of its
@@ -240,11 +232,9 @@ impl<T> JoinHandle<T> {
             unsafe { (h.execute)(header) };
         } else {
             // Running (or about to) on another thread: it can always finish.
-            worker::wait_for(h.pool, &h.latch, &|| true);
+            worker::wait_for(h.pool, &h.done.latch, &|| true);
         }
-        // SAFETY: the latch is set: the runner's write of the result
-        // happens-before this read, and it writes nothing more.
-        let result = unsafe { h.result.with_mut(|r| (*r).take()) }.expect("a finished task");
+        let result = h.done.take();
         // SAFETY: we give up the handle's count and do not touch `h` again.
         unsafe { Header::release(header) };
         result

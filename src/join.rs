@@ -36,17 +36,56 @@ use std::panic::{self, AssertUnwindSafe};
 
 /// What a closure run under `catch_unwind` gives: its value or the payload
 /// of its panic (the same type as `std::thread::Result`).
-type Outcome<T> = Result<T, Box<dyn core::any::Any + Send>>;
+pub(crate) type Outcome<T> = Result<T, Box<dyn core::any::Any + Send>>;
 
-/// A closure waiting to run as a task, with room for its result and the
+/// The outcome of a closure that runs on another thread, and the latch that
+/// announces it: the part that a `join` job and a `JoinHandle` task share.
+pub(crate) struct Completion<R> {
+    pub(crate) latch: Latch,
+    result: UnsafeCell<Option<Outcome<R>>>,
+}
+
+impl<R> Completion<R> {
+    pub(crate) fn new() -> Self {
+        Self {
+            latch: Latch::new(),
+            result: UnsafeCell::new(None),
+        }
+    }
+
+    /// Runs `f` under `catch_unwind`, stores its outcome, then sets the
+    /// latch: the outcome is written before, and the waiter reads it only
+    /// after, the latch's Release/Acquire edge.
+    ///
+    /// # Safety
+    /// `this` is alive until the latch is set, and this is its only run.
+    pub(crate) unsafe fn run(this: *const Self, f: impl FnOnce() -> R) {
+        let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+        // SAFETY: the waiter reads `result` only after the latch is set.
+        unsafe { (*this).result.with_mut(|r| *r = Some(outcome)) };
+        // SAFETY: alive until the latch is set (contract); `set` touches
+        // nothing after its swap.
+        unsafe { Latch::set(&raw const (*this).latch) };
+    }
+
+    /// The outcome, once the latch is set.
+    pub(crate) fn take(&self) -> Outcome<R> {
+        debug_assert!(self.latch.probe());
+        // SAFETY: the latch is set (the Acquire in `probe` / `wait`
+        // synchronized with the runner's `set`), so the runner's write of
+        // the result happens-before this read, and it writes nothing more.
+        unsafe { self.result.with_mut(|r| (*r).take()) }.expect("a finished closure has an outcome")
+    }
+}
+
+/// A closure waiting to run as a task, with room for its outcome and the
 /// latch that announces it. Lives in the stack frame of whoever waits for it.
 #[repr(C)]
 pub(crate) struct JoinJob<F, R> {
     /// First field: a `*mut Task` of this job is a `*mut JoinJob`.
     task: Task,
-    latch: Latch,
+    done: Completion<R>,
     f: UnsafeCell<Option<F>>,
-    result: UnsafeCell<Option<Outcome<R>>>,
 }
 
 impl<F, R> JoinJob<F, R>
@@ -56,9 +95,8 @@ where
     pub(crate) fn new(f: F) -> Self {
         Self {
             task: Task::new(Self::run),
-            latch: Latch::new(),
+            done: Completion::new(),
             f: UnsafeCell::new(Some(f)),
-            result: UnsafeCell::new(None),
         }
     }
 
@@ -70,12 +108,9 @@ where
         // took it, with the Release/Acquire edges of that structure, and
         // nobody else touches `f` once it is taken (the owner's pop failed).
         let f = unsafe { (*job).f.with_mut(|f| (*f).take()) }.expect("a join job runs once");
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        // SAFETY: the waiter reads `result` only after the latch is set.
-        unsafe { (*job).result.with_mut(|r| *r = Some(result)) };
-        // SAFETY: the job is alive until the latch is set: its waiter does
-        // not return before. `set` touches nothing after the swap.
-        unsafe { Latch::set(&raw const (*job).latch) };
+        // SAFETY: the job is alive until its latch is set: its waiter does
+        // not return before. The job runs once.
+        unsafe { Completion::run(&raw const (*job).done, f) };
     }
 
     /// Takes the closure back to run it on this thread.
@@ -85,15 +120,6 @@ where
     unsafe fn take_f(&self) -> F {
         // SAFETY: exclusive by the contract.
         unsafe { self.f.with_mut(|f| (*f).take()) }.expect("a join job runs once")
-    }
-
-    /// The result, once the latch is set.
-    fn take_result(&self) -> Outcome<R> {
-        debug_assert!(self.latch.probe());
-        // SAFETY: the latch is set (the Acquire in `probe` / `wait`
-        // synchronized with the runner's `set`), so the runner's write of
-        // the result happens-before this read, and it writes nothing more.
-        unsafe { self.result.with_mut(|r| (*r).take()) }.expect("a finished job has a result")
     }
 }
 
@@ -139,8 +165,8 @@ where
         }
         None => {
             // A thief took it: it runs elsewhere (or ran already).
-            worker::wait_for(worker.pool, &job.latch, &|| true);
-            job.take_result()
+            worker::wait_for(worker.pool, &job.done.latch, &|| true);
+            job.done.take()
         }
     };
     match (ra, rb) {
@@ -174,8 +200,8 @@ where
         return f();
     }
     // Not a worker of this pool: block (never spin) until a worker ran it.
-    job.latch.wait();
-    match job.take_result() {
+    job.done.latch.wait();
+    match job.done.take() {
         Ok(results) => results,
         Err(payload) => panic::resume_unwind(payload),
     }
