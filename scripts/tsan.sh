@@ -3,7 +3,7 @@
 # nightly toolchain; skips (exit 0, with a message) where it is absent.
 #
 #   scripts/tsan.sh                 # lib unit tests and every tests/*.rs target
-#   scripts/tsan.sh --test stress   # arguments are passed to cargo test
+#   scripts/tsan.sh --test lifecycle  # arguments are passed to cargo test
 #
 # With the nightly rust-src component, std is rebuilt with the sanitizer
 # (-Zbuild-std), so std's own synchronization (channels, the test harness)
