@@ -1,4 +1,4 @@
-//! `Buffer` (src/buffer.rs): the owner's pushes and pops and any number of
+//! `Buffer` (src/structures/buffer.rs): the owner's pushes and pops and any number of
 //! thieves' steals take every task exactly once, a thief sees the contents of
 //! the tasks it steals, overflow migration and wrap-around lose nothing, and
 //! a rescheduled task never drags the rest of its old list back in.
@@ -21,11 +21,20 @@ use crate::queue::{Tasks, assert_taken, drain_queue};
 use crate::{Outcomes, model};
 use loom::thread;
 use std::sync::Arc;
-use zap_pool::model::{Buffer, CAPACITY, Queue};
+use zap_pool::model::{Buffer, BufferOwner, CAPACITY, Queue};
+
+/// The owner's handle of `ring`. In every test below a ring's owner
+/// operations run on one thread at a time (its owner's thread, or the model's
+/// main thread before the spawn or after the join), which is the contract of
+/// `Buffer::owner`.
+fn owned(ring: &Buffer) -> BufferOwner<'_> {
+    // SAFETY: see above.
+    unsafe { ring.owner() }
+}
 
 /// Pops `ring` until it is empty (as its owner).
 fn drain_ring(ring: &Buffer, tasks: &Tasks, into: &mut Vec<usize>) {
-    while let Some(task) = ring.pop() {
+    while let Some(task) = owned(ring).pop() {
         into.push(tasks.take(task));
     }
 }
@@ -36,16 +45,16 @@ fn drain_ring(ring: &Buffer, tasks: &Tasks, into: &mut Vec<usize>) {
 /// more into `own`).
 fn steal_and_drain(tasks: &Tasks, own: &Buffer, victim: &Buffer) -> (Vec<usize>, bool, bool) {
     let mut got = Vec::new();
-    let Some(stole) = own.steal(victim).or_else(|| {
+    let Some(stole) = owned(own).steal(victim).or_else(|| {
         thread::yield_now();
-        own.steal(victim)
+        owned(own).steal(victim)
     }) else {
         return (got, false, false);
     };
     got.push(tasks.take(stole.task));
     assert_eq!(
         stole.pushed,
-        !own.is_empty(),
+        !owned(own).is_empty(),
         "`pushed` disagrees with the thief's ring"
     );
     drain_ring(own, tasks, &mut got);
@@ -73,7 +82,9 @@ fn owner_and_a_thief(test: &'static str, owner_start: usize, thief_start: usize)
             for &i in &all {
                 t.publish(i);
             }
-            ring.push(t.batch(&all)).expect("a full ring, no overflow");
+            owned(&ring)
+                .push(t.batch(&all))
+                .expect("a full ring, no overflow");
             let mut got = Vec::new();
             drain_ring(&ring, &t, &mut got);
             got
@@ -153,10 +164,12 @@ fn two_thieves_and_the_owner_take_each_task_once() {
             for &i in &list {
                 t.publish(i);
             }
-            ring.push(t.batch(&list)).expect("a full ring, no overflow");
+            owned(&ring)
+                .push(t.batch(&list))
+                .expect("a full ring, no overflow");
             let mut got = Vec::new();
             for _ in 0..2 {
-                if let Some(task) = ring.pop() {
+                if let Some(task) = owned(&ring).pop() {
                     got.push(t.take(task));
                 }
             }
@@ -220,14 +233,14 @@ fn overflow_migration_racing_a_steal_loses_nothing() {
         for &i in &first {
             tasks.publish(i);
         }
-        owner_ring.push(tasks.batch(&first)).unwrap();
+        owned(&owner_ring).push(tasks.batch(&first)).unwrap();
         let (t, ring, queue) = (tasks.clone(), owner_ring.clone(), overflow_queue.clone());
         let owner = thread::spawn(move || {
             let more = [CAPACITY - 1, CAPACITY];
             for i in more {
                 t.publish(i);
             }
-            let overflowed = match ring.push(t.batch(&more)) {
+            let overflowed = match owned(&ring).push(t.batch(&more)) {
                 Ok(()) => false,
                 Err(overflow) => {
                     assert_eq!(
@@ -298,17 +311,17 @@ fn chained_steal_hands_tasks_on_once() {
             for i in 0..4 {
                 t.publish(i);
             }
-            b.push(t.batch(&[0, 1, 2, 3])).unwrap();
-            b.pop().map(|task| t.take(task))
+            owned(&b).push(t.batch(&[0, 1, 2, 3])).unwrap();
+            owned(&b).pop().map(|task| t.take(task))
         });
         let (t, a, b) = (tasks.clone(), rings[1].clone(), rings[0].clone());
         let thief_a = thread::spawn(move || {
             let mut got = Vec::new();
-            if let Some(stole) = a.steal(&b) {
+            if let Some(stole) = owned(&a).steal(&b) {
                 got.push(t.take(stole.task));
             }
             let stole = !got.is_empty();
-            if let Some(task) = a.pop() {
+            if let Some(task) = owned(&a).pop() {
                 got.push(t.take(task));
             }
             (got, stole)
@@ -373,7 +386,7 @@ fn consume_into_the_ring_racing_a_thief() {
             q.push(t.batch(&[0, 1, 2])).unwrap();
             let mut got = Vec::new();
             let mut pushed = false;
-            if let Some(stole) = ring.consume(&q) {
+            if let Some(stole) = owned(&ring).consume(&q) {
                 got.push(t.take(stole.task));
                 pushed = stole.pushed;
             }
@@ -385,7 +398,7 @@ fn consume_into_the_ring_racing_a_thief() {
         let (t, q, own) = (tasks.clone(), queue.clone(), rings[2].clone());
         let other = thread::spawn(move || {
             let mut got = Vec::new();
-            if let Some(stole) = own.consume(&q) {
+            if let Some(stole) = owned(&own).consume(&q) {
                 got.push(t.take(stole.task));
             }
             drain_ring(&own, &t, &mut got);
@@ -451,7 +464,7 @@ fn a_rescheduled_task_drags_no_stale_link() {
             }; // 1 and 2 stay in the cache, still linked from task 0
             let mut got = vec![t.take(task)];
             t.publish(got[0]); // the callback reschedules its own task
-            ring.push(t.batch(&[got[0]])).unwrap();
+            owned(&ring).push(t.batch(&[got[0]])).unwrap();
             drain_ring(&ring, &t, &mut got);
             got
         });

@@ -1,4 +1,4 @@
-//! `Event` (src/event.rs): a token is never lost, a notify's writes are
+//! `Event` (src/structures/event.rs): a token is never lost, a notify's writes are
 //! visible to the waiter it releases, and shutdown is final and wakes all.
 
 use crate::{Outcomes, model};

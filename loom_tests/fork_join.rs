@@ -1,5 +1,5 @@
-//! Fork-join on the whole pool (src/join.rs, src/handle.rs, `wait_for` in
-//! src/worker.rs): a `join` job is run exactly once, by the thief or by its
+//! Fork-join on the whole pool (src/fork_join/join.rs, handle.rs, `wait_for` in
+//! src/scheduler/worker.rs): a `join` job is run exactly once, by the thief or by its
 //! owner, and its result reaches the owner; a `JoinHandle` task is run
 //! exactly once, by the pool or inline by a waiting worker.
 //!

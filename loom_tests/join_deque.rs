@@ -1,4 +1,4 @@
-//! `JoinDeque` (src/join_deque.rs): every pushed join job is taken exactly
+//! `JoinDeque` (src/structures/join_deque.rs): every pushed join job is taken exactly
 //! once, by the owner's `pop` (newest first) or by a thief's `steal` (oldest
 //! first); whoever takes a job sees its contents; a full deque hands the job
 //! back; a slot refilled with a new job (at the same index after a pop, or
@@ -27,14 +27,14 @@ use crate::{Outcomes, model};
 use loom::thread;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use zap_pool::model::{JOIN_CAPACITY, JoinDeque};
+use zap_pool::model::{JOIN_CAPACITY, JoinDeque, JoinDequeOwner};
 
 // The scenarios below count on a deque that is full at two jobs.
 const _: () = assert!(JOIN_CAPACITY == 2);
 
 /// Pops `deque` until it is empty (as its owner), checking the owner's
 /// newest-first order.
-fn drain(deque: &JoinDeque, tasks: &Tasks, into: &mut Vec<usize>) {
+fn drain(deque: &JoinDequeOwner<'_>, tasks: &Tasks, into: &mut Vec<usize>) {
     let mut popped = Vec::new();
     while let Some(task) = deque.pop() {
         popped.push(tasks.take(task));
@@ -46,7 +46,12 @@ fn drain(deque: &JoinDeque, tasks: &Tasks, into: &mut Vec<usize>) {
 /// Publishes job `i` and pushes it (as the owner); returns whether the deque
 /// took it. A refused job comes back unchanged, and the owner then runs it
 /// itself, which counts as taking it.
-fn publish_and_push(deque: &JoinDeque, tasks: &Tasks, i: usize, into: &mut Vec<usize>) -> bool {
+fn publish_and_push(
+    deque: &JoinDequeOwner<'_>,
+    tasks: &Tasks,
+    i: usize,
+    into: &mut Vec<usize>,
+) -> bool {
     tasks.publish(i);
     match deque.push(tasks.ptr(i)) {
         Ok(()) => true,
@@ -63,7 +68,7 @@ fn publish_and_push(deque: &JoinDeque, tasks: &Tasks, i: usize, into: &mut Vec<u
 }
 
 /// Publishes and pushes jobs `0..n` (as the owner), each of which must fit.
-fn push_jobs(deque: &JoinDeque, tasks: &Tasks, n: usize, into: &mut Vec<usize>) {
+fn push_jobs(deque: &JoinDequeOwner<'_>, tasks: &Tasks, n: usize, into: &mut Vec<usize>) {
     for i in 0..n {
         assert!(publish_and_push(deque, tasks, i, into), "room for {n}");
     }
@@ -100,7 +105,7 @@ type Stolen<T> = (Vec<usize>, T);
 fn race<O, T>(
     jobs: usize,
     start: usize,
-    owner: impl FnOnce(&JoinDeque, &Tasks, &mut Vec<usize>) -> O + Send + 'static,
+    owner: impl FnOnce(&JoinDequeOwner<'_>, &Tasks, &mut Vec<usize>) -> O + Send + 'static,
     steals: &[usize],
     thief: impl Fn(&JoinDeque, &Tasks, usize) -> Stolen<T> + Send + Sync + 'static,
 ) -> (Vec<usize>, O, Vec<Stolen<T>>)
@@ -113,7 +118,8 @@ where
     let (t, d) = (tasks.clone(), deque.clone());
     let owner = thread::spawn(move || {
         let mut got = Vec::new();
-        let result = owner(&d, &t, &mut got);
+        // SAFETY: this thread is the deque's owner until the join below.
+        let result = owner(&unsafe { d.owner() }, &t, &mut got);
         (got, result)
     });
     let thief = Arc::new(thief);
@@ -132,7 +138,8 @@ where
         assert_oldest_first(got);
         taken.extend(got);
     }
-    drain(&deque, &tasks, &mut taken);
+    // SAFETY: the owner's thread was joined: this thread owns the deque now.
+    drain(&unsafe { deque.owner() }, &tasks, &mut taken);
     assert_taken(&taken, &vec![1; jobs]);
     (owned, result, stolen)
 }
@@ -172,7 +179,7 @@ fn owner_and_a_thief_take_each_job_once() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+        let owner = |d: &JoinDequeOwner<'_>, t: &Tasks, got: &mut Vec<usize>| {
             push_jobs(d, t, 2, got);
             for _ in 0..2 {
                 if let Some(task) = d.pop() {
@@ -215,7 +222,7 @@ fn a_push_after_a_pop_refills_the_index_once() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+        let owner = |d: &JoinDequeOwner<'_>, t: &Tasks, got: &mut Vec<usize>| {
             push_jobs(d, t, 2, got);
             let first = d.pop().map(|task| t.take(task));
             got.extend(first);
@@ -260,7 +267,7 @@ fn two_thieves_and_the_owner_take_each_job_once() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+        let owner = |d: &JoinDequeOwner<'_>, t: &Tasks, got: &mut Vec<usize>| {
             push_jobs(d, t, 2, got);
             if let Some(task) = d.pop() {
                 got.push(t.take(task));
@@ -299,7 +306,7 @@ fn the_last_job_goes_to_the_owner_or_the_thief() {
     let outcomes = Outcomes::new(&["owner_took_last", "thief_took_last"]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let owner = |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+        let owner = |d: &JoinDequeOwner<'_>, t: &Tasks, got: &mut Vec<usize>| {
             push_jobs(d, t, 1, got);
             let popped = d.pop().map(|task| t.take(task));
             got.extend(popped);
@@ -336,7 +343,7 @@ fn reuse(
     let iterations = model(move || {
         let ghost = Arc::new(AtomicUsize::new(0));
         let g = ghost.clone();
-        let owner = move |d: &JoinDeque, t: &Tasks, got: &mut Vec<usize>| {
+        let owner = move |d: &JoinDequeOwner<'_>, t: &Tasks, got: &mut Vec<usize>| {
             push_jobs(d, t, 2, got);
             let reused = publish_and_push(d, t, 2, got);
             let reused_at = g.fetch_add(1, Ordering::Relaxed);

@@ -1,4 +1,4 @@
-//! `Latch` (src/latch.rs): a set is never missed by the blocking waiter, and
+//! `Latch` (src/structures/latch.rs): a set is never missed by the blocking waiter, and
 //! whatever the setter wrote before `set` is visible once the waiter (or a
 //! `probe`) sees it set.
 

@@ -1,5 +1,5 @@
-//! Shutdown and join (src/pool.rs `shutdown`, `join`, `unregister`,
-//! `spawn_failed`; src/worker.rs exit chain).
+//! Shutdown and join_workers (src/scheduler/lifecycle.rs, `unregister` and
+//! `spawn_failed` in src/scheduler/wake.rs, the exit chain in registry.rs).
 
 use crate::{Latch, Outcomes, model, model_with_bound_cap};
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -9,8 +9,8 @@ use std::sync::Arc;
 use zap_pool::ThreadPool;
 use zap_pool::model::word;
 
-/// Guards against hazard 5: `join` returning (and the pool being freed)
-/// while the last worker is still about to post the join token. The ghost
+/// Guards against hazard 5: `join_workers` returning (and the pool being freed)
+/// while the last worker is still about to post the exit token. The ghost
 /// check in the pool's exit path panics on any access to freed pool memory.
 /// Kills: `join-fast-path`.
 #[test]
@@ -49,7 +49,7 @@ fn join_returns_only_after_the_last_access() {
 }
 
 /// Guards against hazard 6: a joiner that misses a registration never
-/// releases that worker, which then waits on its join event for ever (a loom
+/// releases that worker, which then waits on its release event for ever (a loom
 /// deadlock). Two workers register concurrently; shutdown races their work.
 /// Kills: `join-registry-stale`.
 ///

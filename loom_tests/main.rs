@@ -19,11 +19,25 @@ mod lifecycle;
 mod queue;
 mod sync_word;
 
+#[path = "../tests/common/outcomes.rs"]
+mod outcomes;
+
+pub use outcomes::Outcomes;
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How many iterations a model explored; prints as "N iterations".
+pub struct Explored(pub usize);
+
+impl fmt::Display for Explored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} iterations", self.0)
+    }
+}
 
 /// Runs `f` under loom, with the futex model reset before each iteration.
 /// Returns the number of iterations explored.
-pub fn model<F>(f: F) -> usize
+pub fn model<F>(f: F) -> Explored
 where
     F: Fn() + Sync + Send + 'static,
 {
@@ -32,7 +46,7 @@ where
 
 /// As [`model`], with the preemption bound (`LOOM_MAX_PREEMPTIONS`) capped at
 /// `cap` for a test whose state space explodes above it. The test says why.
-pub fn model_with_bound_cap<F>(cap: usize, f: F) -> usize
+pub fn model_with_bound_cap<F>(cap: usize, f: F) -> Explored
 where
     F: Fn() + Sync + Send + 'static,
 {
@@ -50,48 +64,7 @@ where
         zap_pool::model::reset();
         f();
     });
-    iterations.load(Ordering::Relaxed)
-}
-
-/// Named outcome counters, kept outside the model across iterations.
-pub struct Outcomes {
-    names: &'static [&'static str],
-    counts: Vec<AtomicUsize>,
-}
-
-impl Outcomes {
-    pub fn new(names: &'static [&'static str]) -> std::sync::Arc<Self> {
-        std::sync::Arc::new(Self {
-            names,
-            counts: names.iter().map(|_| AtomicUsize::new(0)).collect(),
-        })
-    }
-
-    pub fn hit(&self, name: &str) {
-        let i = self
-            .names
-            .iter()
-            .position(|n| *n == name)
-            .expect("unknown outcome");
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Prints the counts and fails if any outcome was never reached.
-    pub fn assert_all_reached(&self, test: &str, iterations: usize) {
-        let report: Vec<String> = self
-            .names
-            .iter()
-            .zip(&self.counts)
-            .map(|(n, c)| format!("{n}={}", c.load(Ordering::Relaxed)))
-            .collect();
-        println!("{test}: {iterations} iterations; {}", report.join(", "));
-        for (n, c) in self.names.iter().zip(&self.counts) {
-            assert!(
-                c.load(Ordering::Relaxed) > 0,
-                "{test}: outcome `{n}` was never explored"
-            );
-        }
-    }
+    Explored(iterations.load(Ordering::Relaxed))
 }
 
 /// A count-down latch on the crate's own `Event`: the last `count_down`

@@ -1,4 +1,4 @@
-//! `Queue` (src/queue.rs): every pushed task is consumed exactly once, its
+//! `Queue` (src/structures/queue.rs): every pushed task is consumed exactly once, its
 //! link and contents are visible to the consumer that takes it, the consumer
 //! lock hands the cache from one holder to the next, and `close` either
 //! refuses a push or lets it through, never both and never neither.

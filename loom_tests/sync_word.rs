@@ -1,4 +1,4 @@
-//! The `Sync` word protocol (src/pool.rs `notify` / `wait`, src/sync_word.rs):
+//! The `Sync` word protocol (src/scheduler/wake.rs, sync_word.rs):
 //! a task pushed while a worker is going to sleep is always found.
 
 use crate::{Latch, Outcomes, model};

@@ -46,7 +46,7 @@ MUTATIONS = [
     (
         "event-wake-swap",
         "hazard 2: Event::wake stores its state unconditionally (a swap), so a late notify revives a shut-down event",
-        "src/event.rs",
+        "src/structures/event.rs",
         "                    old.max(new_state),\n",
         "                    new_state,\n",
         [("loom", "event::shutdown_is_final_and_wakes_every_sleeper"),
@@ -55,7 +55,7 @@ MUTATIONS = [
     (
         "event-shutdown-wakes-only-waiting",
         "hazard 3: shutdown wakes the futex only if the word was WAITING",
-        "src/event.rs",
+        "src/structures/event.rs",
         "if new_state == SHUTDOWN {",
         "if new_state == SHUTDOWN && old == WAITING {",
         [("loom", "event::shutdown_is_final_and_wakes_every_sleeper"),
@@ -64,7 +64,7 @@ MUTATIONS = [
     (
         "event-notify-relaxed",
         "ordering: the token is posted with Relaxed instead of Release",
-        "src/event.rs",
+        "src/structures/event.rs",
         "old.max(new_state),\n                    Ordering::Release,",
         "old.max(new_state),\n                    Ordering::Relaxed,",
         [("loom", "event::notify_releases_a_waiter_with_its_writes")],
@@ -72,7 +72,7 @@ MUTATIONS = [
     (
         "event-consume-relaxed",
         "ordering: the token is consumed with Relaxed instead of Acquire",
-        "src/event.rs",
+        "src/structures/event.rs",
         "                    acquire_with,\n                    Ordering::Acquire,",
         "                    acquire_with,\n                    Ordering::Relaxed,",
         [("loom", "event::notify_releases_a_waiter_with_its_writes")],
@@ -81,7 +81,7 @@ MUTATIONS = [
     (
         "notify-fence-removed",
         "hazard 1: no SeqCst fence between the push and the fast-path read of `notified`",
-        "src/pool.rs",
+        "src/scheduler/wake.rs",
         "            fence(Ordering::SeqCst);\n            if self.sync_word(Ordering::Relaxed).notified() {",
         "            if self.sync_word(Ordering::Relaxed).notified() {",
         [("loom", "sync_word::a_pushed_task_is_always_found")],
@@ -89,31 +89,31 @@ MUTATIONS = [
     (
         "wait-fence-removed",
         "hazard 1: no SeqCst fence between consuming `notified` and the search",
-        "src/pool.rs",
+        "src/scheduler/wake.rs",
         "                        fence(Ordering::SeqCst);\n                        return Ok(",
         "                        return Ok(",
         [("loom", "sync_word::a_pushed_task_is_always_found")],
     ),
     (
         "join-fast-path",
-        "hazard 5: join returns at once when it sees shutdown with no threads left",
-        "src/pool.rs",
-        "        self.join_event.wait();\n        // AcqRel swap",
-        "        let w = self.sync_word(Ordering::Acquire);\n"
-        "        if !(w.state() == State::Shutdown && w.spawned() == 0) {\n"
-        "            self.join_event.wait();\n"
+        "hazard 5: join_workers returns at once when it sees shutdown with no threads left",
+        "src/scheduler/lifecycle.rs",
+        "        self.last_exit.wait();\n        self.registry.release_all();",
+        "        let w = self.sync_word(crate::sync::atomic::Ordering::Acquire);\n"
+        "        if !(w.state() == super::sync_word::State::Shutdown && w.spawned() == 0) {\n"
+        "            self.last_exit.wait();\n"
         "        }\n"
-        "        // AcqRel swap",
+        "        self.registry.release_all();",
         [("loom", "lifecycle::join_returns_only_after_the_last_access")],
     ),
     (
         "join-registry-stale",
-        "hazard 6: Release-only exits and a Relaxed load of the registry in join",
+        "hazard 6: Release-only exits and a Relaxed load of the registry in join_workers",
         None,
-        [("src/pool.rs",
-          "self.threads.swap(core::ptr::null_mut(), Ordering::AcqRel)",
-          "self.threads.load(Ordering::Relaxed)"),
-         ("src/pool.rs",
+        [("src/scheduler/registry.rs",
+          "self.head.swap(ptr::null_mut(), Ordering::AcqRel)",
+          "self.head.load(Ordering::Relaxed)"),
+         ("src/scheduler/wake.rs",
           "(*sync).fetch_sub(ONE_SPAWNED, Ordering::AcqRel)",
           "(*sync).fetch_sub(ONE_SPAWNED, Ordering::Release)")],
         None,
@@ -123,10 +123,10 @@ MUTATIONS = [
         "spawn-failure-keeps-notified",
         "hazard 4: a failed spawn only gives back its count; state and notified stay set",
         None,
-        [("src/pool.rs",
+        [("src/scheduler/wake.rs",
           "                    new = new.with_state(State::Pending);\n                    if remaining == 0 {",
           "                    if remaining == 0 {"),
-         ("src/pool.rs",
+         ("src/scheduler/wake.rs",
           "                        new = new.with_notified(false);",
           "")],
         None,
@@ -136,7 +136,7 @@ MUTATIONS = [
     (
         "latch-set-no-wake",
         "lost wake-up: Latch::set never wakes the futex, so a waiter that announced SLEEPING sleeps for ever",
-        "src/latch.rs",
+        "src/structures/latch.rs",
         "            futex::wake_one(state);\n",
         "",
         [("loom", "latch::set_wakes_the_blocked_waiter_with_its_writes")],
@@ -144,7 +144,7 @@ MUTATIONS = [
     (
         "latch-set-relaxed",
         "ordering: Latch::set swaps SET in with Relaxed, publishing nothing",
-        "src/latch.rs",
+        "src/structures/latch.rs",
         "(*state).swap(SET, Ordering::Release)",
         "(*state).swap(SET, Ordering::Relaxed)",
         [("loom", "latch::set_wakes_the_blocked_waiter_with_its_writes"),
@@ -153,7 +153,7 @@ MUTATIONS = [
     (
         "latch-probe-relaxed",
         "ordering: Latch::probe loads with Relaxed, so a true probe does not acquire the setter's writes",
-        "src/latch.rs",
+        "src/structures/latch.rs",
         "self.state.load(Ordering::Acquire) == SET",
         "self.state.load(Ordering::Relaxed) == SET",
         [("loom", "latch::probe_true_publishes_the_setters_writes")],
@@ -162,11 +162,11 @@ MUTATIONS = [
         "completion-set-before-result",
         "a join job's or handle task's runner sets the latch before it stores the outcome, so the waiter can read no outcome (or a racing one)",
         None,
-        [("src/join.rs",
+        [("src/fork_join/job.rs",
           "        // SAFETY: the waiter reads `result` only after the latch is set.\n"
           "        unsafe { (*this).result.with_mut(|r| *r = Some(outcome)) };\n",
           ""),
-         ("src/join.rs",
+         ("src/fork_join/job.rs",
           "        unsafe { Latch::set(&raw const (*this).latch) };\n",
           "        unsafe { Latch::set(&raw const (*this).latch) };\n"
           "        unsafe { (*this).result.with_mut(|r| *r = Some(outcome)) };\n")],
@@ -176,7 +176,7 @@ MUTATIONS = [
     (
         "handle-claim-always-wins",
         "the JoinHandle claim is not exclusive: the waiting worker and the pool both run the closure",
-        "src/handle.rs",
+        "src/fork_join/handle.rs",
         "            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)\n            .is_ok()",
         "            .fetch_add(0, Ordering::Relaxed)\n            < 2",
         [("loom", "fork_join::handle_task_runs_once_claimed_or_waited")],
@@ -185,7 +185,7 @@ MUTATIONS = [
     (
         "spawn-failed-repair-only-spawned",
         "hazard 4: a failed spawn gives back its count only; state and notified stay as the spawn left them",
-        "src/pool.rs",
+        "src/scheduler/wake.rs",
         "                State::Signaled | State::Pending => {\n"
         "                    new = new.with_state(State::Pending);\n"
         "                    if remaining == 0 {\n"
@@ -201,7 +201,7 @@ MUTATIONS = [
     (
         "spawn-failed-notified-stays",
         "hazard 4: a failed spawn resets the state to Pending but leaves `notified` set",
-        "src/pool.rs",
+        "src/scheduler/wake.rs",
         "                        new = new.with_notified(false);\n",
         "",
         [("shuttle", "pool::first_spawn_failure_is_repaired")],
@@ -226,44 +226,44 @@ MUTATIONS = [
     (
         "schedule-any-worker-ring",
         "hazard 8: any pool's worker pushes into its own ring, whichever pool it schedules into",
-        "src/pool.rs",
-        "if let Some(worker) = worker::current_of(self) {",
-        "if let Some(worker) = worker::current_worker() {",
+        "src/scheduler/mod.rs",
+        "if let Some(worker) = current_of(self) {",
+        "if let Some(worker) = current_worker() {",
         [("shuttle", "pool::task_of_one_pool_spawns_into_another")],
     ),
     (
         "shutdown-leaves-queue-open",
         "shutdown does not close the global queue: outside spawns after it are accepted (and may be lost)",
-        "src/pool.rs",
-        "        self.run_queue.close();\n",
+        "src/scheduler/lifecycle.rs",
+        "        self.global.close();\n",
         "",
         [("shuttle", "pool::shutdown_races_busy_producers")],
     ),
     (
         "shutdown-skips-drain",
         "a worker leaves at shutdown without draining: what is still queued falls to the joiner",
-        "src/worker.rs",
-        "Err(crate::pool::Shutdown) => return drain(pool, worker),",
-        "Err(crate::pool::Shutdown) => return,",
+        "src/scheduler/worker.rs",
+        "Err(Shutdown) => return self.drain(),",
+        "Err(Shutdown) => return,",
         [("shuttle", "pool::outside_producers_and_nested_spawns")],
     ),
     (
         "join-fast-path-shuttle",
-        "hazard 5: join returns at once when it sees shutdown with no threads left",
-        "src/pool.rs",
-        "        self.join_event.wait();\n        // AcqRel swap",
-        "        let w = self.sync_word(Ordering::Acquire);\n"
-        "        if !(w.state() == State::Shutdown && w.spawned() == 0) {\n"
-        "            self.join_event.wait();\n"
+        "hazard 5: join_workers returns at once when it sees shutdown with no threads left",
+        "src/scheduler/lifecycle.rs",
+        "        self.last_exit.wait();\n        self.registry.release_all();",
+        "        let w = self.sync_word(crate::sync::atomic::Ordering::Acquire);\n"
+        "        if !(w.state() == super::sync_word::State::Shutdown && w.spawned() == 0) {\n"
+        "            self.last_exit.wait();\n"
         "        }\n"
-        "        // AcqRel swap",
+        "        self.registry.release_all();",
         [("shuttle", "pool::join_returns_after_the_last_worker_left")],
     ),
     # --- queue and buffer ---
     (
         "queue-push-relaxed",
         "ordering: push links its list with a Relaxed CAS instead of Release",
-        "src/queue.rs",
+        "src/structures/queue.rs",
         ".compare_exchange_weak(stack, new, Ordering::Release, Ordering::Relaxed)",
         ".compare_exchange_weak(stack, new, Ordering::Relaxed, Ordering::Relaxed)",
         [("loom", "queue::producers_and_a_consumer_deliver_each_task_once")],
@@ -271,7 +271,7 @@ MUTATIONS = [
     (
         "queue-lock-relaxed",
         "ordering: the consumer lock is taken with a Relaxed CAS instead of Acquire",
-        "src/queue.rs",
+        "src/structures/queue.rs",
         ".compare_exchange_weak(stack, new, Ordering::Acquire, Ordering::Relaxed)",
         ".compare_exchange_weak(stack, new, Ordering::Relaxed, Ordering::Relaxed)",
         [("loom", "queue::producers_and_a_consumer_deliver_each_task_once"),
@@ -280,7 +280,7 @@ MUTATIONS = [
     (
         "queue-refill-relaxed",
         "ordering: Consumer::pop refills from the stack with a Relaxed fetch_and instead of Acquire",
-        "src/queue.rs",
+        "src/structures/queue.rs",
         "self.queue.stack.fetch_and(!PTR_MASK, Ordering::Acquire)",
         "self.queue.stack.fetch_and(!PTR_MASK, Ordering::Relaxed)",
         [("loom", "queue::producers_and_a_consumer_deliver_each_task_once")],
@@ -288,7 +288,7 @@ MUTATIONS = [
     (
         "queue-release-relaxed",
         "ordering: dropping a Consumer releases the lock (and the cache) with Relaxed instead of Release",
-        "src/queue.rs",
+        "src/structures/queue.rs",
         "self.queue.stack.fetch_and(!remove, Ordering::Release)",
         "self.queue.stack.fetch_and(!remove, Ordering::Relaxed)",
         [("loom", "queue::consumers_contend_and_hand_over_the_cache")],
@@ -296,7 +296,7 @@ MUTATIONS = [
     (
         "queue-close-checked-once",
         "close: push checks CLOSED only on its first read, so a push racing close lands after it",
-        "src/queue.rs",
+        "src/structures/queue.rs",
         "        let mut stack = self.stack.load(Ordering::Relaxed);\n"
         "        loop {\n"
         "            if stack & CLOSED != 0 {\n"
@@ -312,15 +312,15 @@ MUTATIONS = [
     (
         "buffer-push-publish-relaxed",
         "ordering: push publishes its slots with a Relaxed store of `tail` instead of Release",
-        "src/buffer.rs",
-        "                self.tail.store(tail, Ordering::Release);",
-        "                self.tail.store(tail, Ordering::Relaxed);",
+        "src/structures/buffer.rs",
+        "                ring.tail.store(tail, Ordering::Release);",
+        "                ring.tail.store(tail, Ordering::Relaxed);",
         [("loom", "buffer::owner_and_a_thief_take_each_task_once")],
     ),
     (
         "buffer-steal-tail-relaxed",
         "ordering: a thief reads the victim's `tail` with Relaxed instead of Acquire",
-        "src/buffer.rs",
+        "src/structures/buffer.rs",
         "let victim_tail = victim.tail.load(Ordering::Acquire);",
         "let victim_tail = victim.tail.load(Ordering::Relaxed);",
         [("loom", "buffer::owner_and_a_thief_take_each_task_once")],
@@ -328,35 +328,35 @@ MUTATIONS = [
     (
         "buffer-steal-publish-relaxed",
         "ordering: a thief publishes what it moved into its own ring with a Relaxed store of `tail`",
-        "src/buffer.rs",
-        "                        self.tail\n"
+        "src/structures/buffer.rs",
+        "                        ring.tail\n"
         "                            .store(tail.wrapping_add(pushed), Ordering::Release);",
-        "                        self.tail\n"
+        "                        ring.tail\n"
         "                            .store(tail.wrapping_add(pushed), Ordering::Relaxed);",
         [("loom", "buffer::chained_steal_hands_tasks_on_once")],
     ),
     (
         "buffer-consume-publish-relaxed",
         "ordering: consume publishes what it moved from the queue with a Relaxed store of `tail`",
-        "src/buffer.rs",
-        "            self.tail\n"
+        "src/structures/buffer.rs",
+        "            ring.tail\n"
         "                .store(tail.wrapping_add(pushed), Ordering::Release);",
-        "            self.tail\n"
+        "            ring.tail\n"
         "                .store(tail.wrapping_add(pushed), Ordering::Relaxed);",
         [("loom", "buffer::consume_into_the_ring_racing_a_thief")],
     ),
     (
         "buffer-pop-no-cas",
         "exactly once: the owner's pop claims the head slot with a plain store instead of a CAS",
-        "src/buffer.rs",
-        "            match self.head.compare_exchange_weak(\n"
+        "src/structures/buffer.rs",
+        "            match ring.head.compare_exchange_weak(\n"
         "                head,\n"
         "                head.wrapping_add(1),\n"
         "                Ordering::Acquire,\n"
         "                Ordering::Relaxed,\n"
         "            ) {",
         "            match {\n"
-        "                self.head.store(head.wrapping_add(1), Ordering::Release);\n"
+        "                ring.head.store(head.wrapping_add(1), Ordering::Release);\n"
         "                Ok::<usize, usize>(head)\n"
         "            } {",
         [("loom", "buffer::owner_and_a_thief_take_each_task_once")],
@@ -364,7 +364,7 @@ MUTATIONS = [
     (
         "buffer-steal-no-cas",
         "exactly once: a thief commits its steal with a plain store of the victim's `head`",
-        "src/buffer.rs",
+        "src/structures/buffer.rs",
         "            match victim.head.compare_exchange(\n"
         "                victim_head,\n"
         "                victim_head.wrapping_add(take),\n"
@@ -380,15 +380,15 @@ MUTATIONS = [
     (
         "buffer-migrate-no-cas",
         "exactly once: overflow migration claims half the ring with a plain store of `head`",
-        "src/buffer.rs",
-        "            match self.head.compare_exchange(\n"
+        "src/structures/buffer.rs",
+        "            match ring.head.compare_exchange(\n"
         "                head,\n"
         "                head.wrapping_add(migrate),\n"
         "                Ordering::Acquire,\n"
         "                Ordering::Relaxed,\n"
         "            ) {",
         "            match {\n"
-        "                self.head.store(head.wrapping_add(migrate), Ordering::Release);\n"
+        "                ring.head.store(head.wrapping_add(migrate), Ordering::Release);\n"
         "                Ok::<usize, usize>(head)\n"
         "            } {",
         [("loom", "buffer::overflow_migration_racing_a_steal_loses_nothing")],
@@ -396,7 +396,7 @@ MUTATIONS = [
     (
         "buffer-steal-size-unwrapped",
         "hazard 12: a thief computes the victim's size with a plain (overflowing) subtraction",
-        "src/buffer.rs",
+        "src/structures/buffer.rs",
         "let size = victim_tail.wrapping_sub(victim_head);",
         "let size = victim_tail - victim_head;",
         [("loom", "buffer::indices_wrap_around_during_a_steal")],
@@ -405,7 +405,7 @@ MUTATIONS = [
     (
         "join-deque-pop-fence-removed",
         "store buffering: pop lowers `bottom` and reads `top` with no SeqCst fence between them",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "        fence(Ordering::SeqCst);\n"
         "        // Relaxed: ordered by the fence above.\n",
         "        // Relaxed: ordered by the fence above.\n",
@@ -415,7 +415,7 @@ MUTATIONS = [
     (
         "join-deque-steal-fence-removed",
         "store buffering: steal reads `top` and then `bottom` with no SeqCst fence between them",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "            fence(Ordering::SeqCst);\n"
         "            // Acquire: pairs with the owner's Release stores of `bottom`",
         "            // Acquire: pairs with the owner's Release stores of `bottom`",
@@ -425,23 +425,23 @@ MUTATIONS = [
     (
         "join-deque-push-relaxed",
         "ordering: push publishes its slot with a Relaxed store of `bottom` instead of Release",
-        "src/join_deque.rs",
-        "self.bottom.store(bottom.wrapping_add(1), Ordering::Release);",
-        "self.bottom.store(bottom.wrapping_add(1), Ordering::Relaxed);",
+        "src/structures/join_deque.rs",
+        ".store(bottom.wrapping_add(1), Ordering::Release);",
+        ".store(bottom.wrapping_add(1), Ordering::Relaxed);",
         [("loom", "join_deque::owner_and_a_thief_take_each_job_once")],
     ),
     (
         "join-deque-pop-lower-relaxed",
         "ordering: pop lowers `bottom` with a Relaxed store, so a thief that reads it sees no push",
-        "src/join_deque.rs",
-        "        self.bottom.store(bottom, Ordering::Release);\n",
-        "        self.bottom.store(bottom, Ordering::Relaxed);\n",
+        "src/structures/join_deque.rs",
+        "        deque.bottom.store(bottom, Ordering::Release);\n",
+        "        deque.bottom.store(bottom, Ordering::Relaxed);\n",
         [("loom", "join_deque::two_thieves_and_the_owner_take_each_job_once")],
     ),
     (
         "join-deque-steal-bottom-relaxed",
         "ordering: a thief reads `bottom` with Relaxed instead of Acquire",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "let bottom = self.bottom.load(Ordering::Acquire);",
         "let bottom = self.bottom.load(Ordering::Relaxed);",
         [("loom", "join_deque::owner_and_a_thief_take_each_job_once")],
@@ -449,7 +449,7 @@ MUTATIONS = [
     (
         "join-deque-steal-no-cas",
         "exactly once: a thief claims the job at `top` with an unchecked fetch_add instead of a CAS",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "            match self.top.compare_exchange(\n"
         "                top,\n"
         "                top.wrapping_add(1),\n"
@@ -466,7 +466,7 @@ MUTATIONS = [
     (
         "join-deque-steal-keeps-stale-read",
         "exactly once: a thief whose CAS fails returns the job it read instead of looking again",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "                Err(_) => spin_loop(),",
         "                Err(_) => return Some(task),",
         [("loom", "join_deque::a_reused_slot_is_taken_once")],
@@ -474,7 +474,7 @@ MUTATIONS = [
     (
         "join-deque-pop-last-no-cas",
         "exactly once: pop takes the last job like any other, without racing the thieves with a CAS",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "        if bottom != top {\n",
         "        if bottom != top || bottom == top {\n",
         [("loom", "join_deque::the_last_job_goes_to_the_owner_or_the_thief")],
@@ -482,7 +482,7 @@ MUTATIONS = [
     (
         "join-deque-push-full-off-by-one",
         "capacity: push refuses only above CAPACITY jobs, so a full deque overwrites its oldest slot",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "if bottom.wrapping_sub(top) >= CAPACITY {",
         "if bottom.wrapping_sub(top) > CAPACITY {",
         [("loom", "join_deque::a_reused_slot_is_taken_once")],
@@ -490,7 +490,7 @@ MUTATIONS = [
     (
         "join-deque-index-unwrapped",
         "wrap-around: index order is a plain `<` instead of the wrapping difference",
-        "src/join_deque.rs",
+        "src/structures/join_deque.rs",
         "(b.wrapping_sub(a) as isize) > 0",
         "a < b",
         [("loom", "join_deque::indices_wrap_around")],
@@ -499,8 +499,8 @@ MUTATIONS = [
     (
         "fj-wait-for-never-helps",
         "a worker waiting for a join, a scope or a handle never runs other tasks of its pool",
-        "src/worker.rs",
-        "if let Some(stole) = pop(pool, worker) {",
+        "src/scheduler/worker.rs",
+        "if let Some(stole) = worker.find_task() {",
         "if let Some(stole) = None::<Stole> {",
         [("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles"),
          ("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
@@ -508,7 +508,7 @@ MUTATIONS = [
     (
         "fj-wait-for-ignores-all-started",
         "a waiting worker blocks on the latch as soon as a search finds nothing, even while awaited tasks are still queued",
-        "src/worker.rs",
+        "src/scheduler/worker.rs",
         "} else if all_started() {",
         "} else if true || all_started() {",
         [("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
@@ -516,7 +516,7 @@ MUTATIONS = [
     (
         "fj-latch-set-no-wake",
         "lost wake-up: Latch::set never wakes a waiter that announced it sleeps",
-        "src/latch.rs",
+        "src/structures/latch.rs",
         "            futex::wake_one(state);\n",
         "            let _ = state;\n",
         [("shuttle", "fork_join::join_trees_run_every_leaf_once"),
@@ -527,7 +527,7 @@ MUTATIONS = [
     (
         "fj-handle-claim-not-a-cas",
         "exactly once: a handle's claim is a plain store, so both the task callback and an inline joiner run the closure",
-        "src/handle.rs",
+        "src/fork_join/handle.rs",
         "        self.claimed\n"
         "            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)\n"
         "            .is_ok()\n",
@@ -538,8 +538,8 @@ MUTATIONS = [
     (
         "fj-scope-returns-without-waiting",
         "a scope returns when its body does, without waiting for the tasks still queued or running",
-        "src/scope.rs",
-        "        worker::wait_for(self.pool, &self.latch, &|| {\n"
+        "src/fork_join/scope.rs",
+        "        scheduler::wait_for(self.pool, &self.latch, &|| {\n"
         "            self.queued.load(Ordering::Relaxed) == 0\n"
         "        });\n",
         "",
@@ -548,8 +548,8 @@ MUTATIONS = [
     (
         "fj-join-runs-stolen-b-inline",
         "exactly once: join runs b on the caller even when a thief took its job (the deque pop came back empty)",
-        "src/join.rs",
-        "            worker::wait_for(worker.pool, &job.done.latch, &|| true);\n"
+        "src/fork_join/join.rs",
+        "            scheduler::wait_for(worker.pool(), &job.done.latch, &|| true);\n"
         "            job.done.take()\n",
         "            // SAFETY: none: the thief may hold the job (the mutation).\n"
         "            let b = unsafe { job.take_f() };\n"

@@ -1,4 +1,4 @@
-//! `Event` (src/event.rs) under shuttle: shutdown is final and wakes every
+//! `Event` (src/structures/event.rs) under shuttle: shutdown is final and wakes every
 //! sleeper, with the futex model's spurious returns on and off.
 
 use crate::{Outcomes, check_outcomes};

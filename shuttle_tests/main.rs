@@ -17,8 +17,11 @@ mod fork_join;
 mod pool;
 mod replay;
 
+#[path = "../tests/common/outcomes.rs"]
+mod outcomes;
+
+pub use outcomes::Outcomes;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Iterations per scheduler.
 pub fn iterations() -> usize {
@@ -115,50 +118,8 @@ where
         scenario(&o)
     });
     zap_pool::model::set_spurious(false);
-    outcomes.assert_all_reached(test);
-}
-
-/// Named outcome counters, kept outside the executions.
-pub struct Outcomes {
-    names: &'static [&'static str],
-    counts: Vec<AtomicUsize>,
-}
-
-impl Outcomes {
-    pub fn new(names: &'static [&'static str]) -> Arc<Self> {
-        Arc::new(Self {
-            names,
-            counts: names.iter().map(|_| AtomicUsize::new(0)).collect(),
-        })
-    }
-
-    pub fn hit(&self, name: &str) {
-        let i = self
-            .names
-            .iter()
-            .position(|n| *n == name)
-            .expect("unknown outcome");
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Prints the counts and fails if any outcome was never reached.
-    pub fn assert_all_reached(&self, test: &str) {
-        let report: Vec<String> = self
-            .names
-            .iter()
-            .zip(&self.counts)
-            .map(|(n, c)| format!("{n}={}", c.load(Ordering::Relaxed)))
-            .collect();
-        println!(
-            "{test}: {} executions per scheduler; {}",
-            iterations(),
-            report.join(", ")
-        );
-        for (n, c) in self.names.iter().zip(&self.counts) {
-            assert!(
-                c.load(Ordering::Relaxed) > 0,
-                "{test}: outcome `{n}` was never reached"
-            );
-        }
-    }
+    outcomes.assert_all_reached(
+        test,
+        format_args!("{} executions per scheduler", iterations()),
+    );
 }

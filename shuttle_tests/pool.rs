@@ -198,7 +198,7 @@ fn outside_producers_and_nested_spawns() {
 }
 
 /// Scenario 1 with spurious futex returns: every `wait` loop (idle event,
-/// join event, the workers' join events) must re-check instead of trusting
+/// last_exit event, the workers' release events) must re-check instead of trusting
 /// a return from the futex.
 #[test]
 fn nested_spawns_with_spurious_futex_returns() {
@@ -1217,7 +1217,7 @@ fn last_worker_scenario(outcomes: &Arc<Outcomes>) {
 
 /// Guards against hazard 5: `join` (and so `Drop`, which frees the pool's
 /// shared state) must not return before the last worker's last access to
-/// the pool, its post of the join token. A fast path that returns when it
+/// the pool, its post of the exit token. A fast path that returns when it
 /// already sees `shutdown && spawned == 0` frees the state between the last
 /// worker's exit count and that post. shuttle has no use-after-free
 /// detection of its own; the model build marks freed pool state

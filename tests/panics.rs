@@ -449,7 +449,7 @@ fn panicking_spawn_error_handler_goes_to_the_panic_handler() {
 
 /// When no worker thread ever started, `join` runs the leftover tasks itself,
 /// as a worker of the pool: a task run that way that calls `join` on its
-/// pool must get the documented panic, not wait for itself (the join event's
+/// pool must get the documented panic, not wait for itself (the last_exit event's
 /// one token is already consumed) for ever.
 #[test]
 fn join_from_a_task_run_by_the_joiner_panics() {

@@ -1,8 +1,10 @@
 /*
  * pool.pml: a Promela model of zap-pool's coordination protocol, for Spin.
  *
- * It follows src/pool.rs (notify, notify_slow, wait, shutdown, join,
- * register, unregister, spawn_failed), src/event.rs and src/worker.rs
+ * It follows src/scheduler/wake.rs (notify, notify_slow, wait, unregister,
+ * spawn_failed), lifecycle.rs (shutdown, join_workers), registry.rs
+ * (register, the exit chain), src/structures/event.rs and
+ * src/scheduler/worker.rs
  * (run_loop, pop, drain, run_leftovers, the exit chain). The note that goes
  * with it is docs/liveness.md; scripts/spin.sh runs every configuration.
  *
@@ -14,7 +16,7 @@
  * Decisions the code takes on a plain load (the notify fast path, the
  * "already notified" return, the Shutdown return of wait) are one step each,
  * separate from the steps that act on them. Side effects that follow a CAS
- * in the code (waking the idle event, spawning, posting the join token) are
+ * in the code (waking the idle event, spawning, posting the exit token) are
  * separate steps too, so that they can land after a concurrent shutdown.
  *
  * Switches (define with -D on the spin command line):
@@ -44,7 +46,7 @@
  */
 
 /* The port's spawn_failed now wakes the idle event before it gives its
- * count back (src/pool.rs, the fix of the finding in docs/liveness.md), so
+ * count back (src/scheduler/wake.rs, the fix of the finding in docs/liveness.md), so
  * that is the default here. OLD_SPAWN_FAILED_WAKE selects the old order,
  * which must still yield the use-after-free counterexample. */
 #ifndef OLD_SPAWN_FAILED_WAKE
@@ -78,7 +80,7 @@
 #define JOINER   N          /* thread id of the joiner (workers are 0..N-1) */
 
 /* ------------------------------------------------------------------ */
-/* The Sync word (src/sync_word.rs), one atomic state                  */
+/* The Sync word (src/scheduler/sync_word.rs), one atomic state        */
 /* ------------------------------------------------------------------ */
 #define PENDING  0
 #define SIGNALED 1
@@ -91,7 +93,7 @@ byte idle;
 byte spawned;
 
 /* ------------------------------------------------------------------ */
-/* Events (src/event.rs) and the futex                                 */
+/* Events (src/structures/event.rs) and the futex                      */
 /* ------------------------------------------------------------------ */
 #define EMPTY    0
 #define WAITING  1
@@ -406,7 +408,7 @@ inline spawn_worker() {
 }
 
 /* ------------------------------------------------------------------ */
-/* notify / wait (src/pool.rs)                                         */
+/* notify / wait (src/scheduler/wake.rs)                               */
 /* ------------------------------------------------------------------ */
 
 inline notify_slow() {

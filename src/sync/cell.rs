@@ -24,4 +24,9 @@ impl<T> UnsafeCell<T> {
     pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
+
+    /// Unwraps the value (loom's cell has the same method).
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
 }

@@ -31,20 +31,59 @@ mod cell;
 #[cfg(any(loom, shuttle))]
 pub(crate) mod ghost;
 
-#[cfg(not(any(loom, shuttle)))]
-mod std_impl;
-#[cfg(not(any(loom, shuttle)))]
-pub(crate) use std_impl::*;
-
+// One backend per build; everything below is written once against it.
 #[cfg(loom)]
 mod loom_impl;
 #[cfg(loom)]
-pub(crate) use loom_impl::*;
-
+use loom_impl as backend;
 #[cfg(shuttle)]
 mod shuttle_impl;
 #[cfg(shuttle)]
-pub(crate) use shuttle_impl::*;
+use shuttle_impl as backend;
+#[cfg(not(any(loom, shuttle)))]
+mod std_impl;
+#[cfg(not(any(loom, shuttle)))]
+use std_impl as backend;
+
+pub(crate) use backend::{UnsafeCell, atomic, hint, thread_local};
+
+#[cfg(not(any(loom, shuttle)))]
+pub(crate) use backend::{futex, ghost};
+
+/// The futex of the model builds, written once for both.
+#[cfg(any(loom, shuttle))]
+mod futex_model;
+#[cfg(any(loom, shuttle))]
+pub(crate) mod futex {
+    #[cfg(shuttle)]
+    pub(crate) use super::backend::futex_table::set_spurious;
+    pub(crate) use super::futex_model::{blocked_waits, reset, wait, wake_all, wake_one};
+}
+
+pub(crate) mod thread {
+    //! Thread spawning, written once over the backend's `Builder`.
+    use super::backend::thread as imp;
+    use std::io;
+
+    pub(crate) use imp::available_parallelism;
+
+    /// Starts a detached thread (under the models, a modelled one) with the
+    /// given name and stack size.
+    pub(crate) fn spawn(
+        name: Option<String>,
+        stack_size: Option<usize>,
+        f: impl FnOnce() + Send + 'static,
+    ) -> io::Result<()> {
+        let mut builder = imp::Builder::new();
+        if let Some(name) = name {
+            builder = builder.name(name);
+        }
+        if let Some(size) = imp::stack_size(stack_size) {
+            builder = builder.stack_size(size);
+        }
+        builder.spawn(f).map(drop)
+    }
+}
 
 /// Defines a function that is `const` in the std and shuttle builds and a
 /// plain function under loom, whose atomics and cells need a running model

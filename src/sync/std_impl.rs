@@ -36,22 +36,11 @@ pub(crate) mod futex {
 }
 
 pub(crate) mod thread {
-    use std::io;
+    pub(crate) use std::thread::Builder;
 
-    /// Starts a detached OS thread.
-    pub(crate) fn spawn(
-        name: Option<String>,
-        stack_size: Option<usize>,
-        f: impl FnOnce() + Send + 'static,
-    ) -> io::Result<()> {
-        let mut builder = std::thread::Builder::new();
-        if let Some(name) = name {
-            builder = builder.name(name);
-        }
-        if let Some(size) = stack_size {
-            builder = builder.stack_size(size);
-        }
-        builder.spawn(f).map(drop)
+    /// Detached OS threads, with the stack size asked for (if any).
+    pub(crate) fn stack_size(requested: Option<usize>) -> Option<usize> {
+        requested
     }
 
     /// The default thread count of a pool.

@@ -11,7 +11,7 @@
 //!    the oldest entries first, so the newest entry is this job, or the deque
 //!    is empty because a thief took it. Not stolen: `b` runs here, inline.
 //!    Stolen: the thief runs it and sets the job's latch; meanwhile this
-//!    worker runs other tasks of its pool (`worker::wait_for`), and once the
+//!    worker runs other tasks of its pool (`scheduler::wait_for`), and once the
 //!    latch is set it reads `b`'s result.
 //! 4. A panic of `a` is re-raised (after `b` finished, if `b` was stolen: it
 //!    may borrow from this frame), else a panic of `b`.
@@ -24,107 +24,18 @@
 //! closures then run on workers and their nested joins stay on the fast path.
 //! The free function `join` outside any pool runs `a` and then `b`.
 //!
+//! The job itself (`JoinJob`) is in `job.rs`.
+//!
 //! Proof: `docs/fork_join.md`; model checks: `loom_tests/fork_join.rs`.
 
-use crate::latch::Latch;
-use crate::pool::Pool;
-use crate::raw::{Batch, Task};
-use crate::sync::UnsafeCell;
-use crate::worker::{self, Worker};
+use super::job::{self, JoinJob};
+use crate::raw::Task;
+use crate::scheduler::{self, LocalWorker, Pool};
 use core::ptr::NonNull;
 use std::panic::{self, AssertUnwindSafe};
 
-/// What a closure run under `catch_unwind` gives: its value or the payload
-/// of its panic (the same type as `std::thread::Result`).
-pub(crate) type Outcome<T> = Result<T, Box<dyn core::any::Any + Send>>;
-
-/// The outcome of a closure that runs on another thread, and the latch that
-/// announces it: the part that a `join` job and a `JoinHandle` task share.
-pub(crate) struct Completion<R> {
-    pub(crate) latch: Latch,
-    result: UnsafeCell<Option<Outcome<R>>>,
-}
-
-impl<R> Completion<R> {
-    pub(crate) fn new() -> Self {
-        Self {
-            latch: Latch::new(),
-            result: UnsafeCell::new(None),
-        }
-    }
-
-    /// Runs `f` under `catch_unwind`, stores its outcome, then sets the
-    /// latch: the outcome is written before, and the waiter reads it only
-    /// after, the latch's Release/Acquire edge.
-    ///
-    /// # Safety
-    /// `this` is alive until the latch is set, and this is its only run.
-    pub(crate) unsafe fn run(this: *const Self, f: impl FnOnce() -> R) {
-        let outcome = panic::catch_unwind(AssertUnwindSafe(f));
-        // SAFETY: the waiter reads `result` only after the latch is set.
-        unsafe { (*this).result.with_mut(|r| *r = Some(outcome)) };
-        // SAFETY: alive until the latch is set (contract); `set` touches
-        // nothing after its swap.
-        unsafe { Latch::set(&raw const (*this).latch) };
-    }
-
-    /// The outcome, once the latch is set.
-    pub(crate) fn take(&self) -> Outcome<R> {
-        debug_assert!(self.latch.probe());
-        // SAFETY: the latch is set (the Acquire in `probe` / `wait`
-        // synchronized with the runner's `set`), so the runner's write of
-        // the result happens-before this read, and it writes nothing more.
-        unsafe { self.result.with_mut(|r| (*r).take()) }.expect("a finished closure has an outcome")
-    }
-}
-
-/// A closure waiting to run as a task, with room for its outcome and the
-/// latch that announces it. Lives in the stack frame of whoever waits for it.
-#[repr(C)]
-pub(crate) struct JoinJob<F, R> {
-    /// First field: a `*mut Task` of this job is a `*mut JoinJob`.
-    task: Task,
-    done: Completion<R>,
-    f: UnsafeCell<Option<F>>,
-}
-
-impl<F, R> JoinJob<F, R>
-where
-    F: FnOnce() -> R,
-{
-    pub(crate) fn new(f: F) -> Self {
-        Self {
-            task: Task::new(Self::run),
-            done: Completion::new(),
-            f: UnsafeCell::new(Some(f)),
-        }
-    }
-
-    /// The task callback, on the thread that took the job from a queue or a
-    /// deque: run the closure, store its result, set the latch.
-    unsafe fn run(task: NonNull<Task>) {
-        let job = task.cast::<Self>().as_ptr().cast_const();
-        // SAFETY: the job was published (deque or queue) before this thread
-        // took it, with the Release/Acquire edges of that structure, and
-        // nobody else touches `f` once it is taken (the owner's pop failed).
-        let f = unsafe { (*job).f.with_mut(|f| (*f).take()) }.expect("a join job runs once");
-        // SAFETY: the job is alive until its latch is set: its waiter does
-        // not return before. The job runs once.
-        unsafe { Completion::run(&raw const (*job).done, f) };
-    }
-
-    /// Takes the closure back to run it on this thread.
-    ///
-    /// # Safety
-    /// No other thread has taken or can take the job.
-    unsafe fn take_f(&self) -> F {
-        // SAFETY: exclusive by the contract.
-        unsafe { self.f.with_mut(|f| (*f).take()) }.expect("a join job runs once")
-    }
-}
-
 /// `join` on a worker of `pool`: the fork-join fast path (module docs).
-pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &Worker, a: A, b: B) -> (RA, RB)
+pub(crate) fn join_on_worker<A, B, RA, RB>(worker: &LocalWorker<'_>, a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
     B: FnOnce() -> RB + Send,
@@ -134,21 +45,20 @@ where
     let mut job = JoinJob::new(b);
     // A pointer to the whole job, so the callback may reach its fields.
     let task = (&raw mut job).cast::<Task>();
-    if worker.join_deque.push(task).is_err() {
+    let deque = worker.join_deque();
+    if deque.push(task).is_err() {
         // Full: no parallelism at this depth, and no need for it.
         let ra = a();
         // SAFETY: the job was never published.
         let b = unsafe { job.take_f() };
         return (ra, b());
     }
-    // SAFETY: `worker.pool` is the live pool this worker serves.
-    let pool: &Pool = unsafe { &*worker.pool };
     // A hint, not the fenced `notify`: if nobody steals the job we run it.
-    pool.notify_for_join();
+    worker.pool().notify_for_join();
 
     let ra = panic::catch_unwind(AssertUnwindSafe(a));
 
-    let rb = match worker.join_deque.pop() {
+    let rb = match deque.pop() {
         Some(popped) => {
             assert!(
                 core::ptr::eq(popped, task),
@@ -165,7 +75,7 @@ where
         }
         None => {
             // A thief took it: it runs elsewhere (or ran already).
-            worker::wait_for(worker.pool, &job.done.latch, &|| true);
+            scheduler::wait_for(worker.pool(), &job.done.latch, &|| true);
             job.done.take()
         }
     };
@@ -184,16 +94,14 @@ where
     RA: Send,
     RB: Send,
 {
-    if let Some(worker) = worker::current_of(pool) {
+    if let Some(worker) = scheduler::current_of(pool) {
         return join_on_worker(worker, a, b);
     }
     let mut job = JoinJob::new(move || join(a, b));
-    let task = (&raw mut job).cast::<Task>();
-    let mut batch = Batch::new();
+    let task = NonNull::new((&raw mut job).cast::<Task>()).expect("a stack address");
     // SAFETY: `task` points to the whole job, which is alive and unmoved
     // until its latch is set: we wait for it below before returning.
-    unsafe { batch.push_raw(NonNull::new(task).expect("a stack address")) };
-    if pool.schedule(batch).is_err() {
+    if !unsafe { job::submit(pool, task) } {
         // Shut down, and this thread is not a worker: run it here.
         // SAFETY: refused, so never published.
         let f = unsafe { job.take_f() };
@@ -248,7 +156,7 @@ where
     RA: Send,
     RB: Send,
 {
-    match worker::current_worker() {
+    match scheduler::current_worker() {
         Some(worker) => join_on_worker(worker, a, b),
         None => (a(), b()),
     }

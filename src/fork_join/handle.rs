@@ -19,12 +19,11 @@
 //!
 //! Proof: `docs/fork_join.md`; model checks: `loom_tests/fork_join.rs`.
 
-use crate::join::{Completion, Outcome};
-use crate::pool::Pool;
-use crate::raw::{Batch, Task};
+use super::job::{self, Completion, Outcome};
+use crate::raw::Task;
+use crate::scheduler::{self, Pool};
 use crate::sync::UnsafeCell;
 use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use crate::worker;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -158,7 +157,7 @@ impl<T> JoinHandle<T> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let heap = Box::into_raw(Box::new(HandleTask {
+        let job = HandleTask {
             header: Header {
                 task: Task::new(Header::<T>::run_task),
                 pool,
@@ -169,26 +168,16 @@ impl<T> JoinHandle<T> {
                 free: HandleTask::<F, T>::free,
             },
             f: UnsafeCell::new(Some(f)),
-        }));
-        // SAFETY: a fresh allocation.
-        let header = unsafe { NonNull::new_unchecked(heap) }.cast::<Header<T>>();
-        let mut batch = Batch::new();
-        // SAFETY: the pointer covers the whole allocation, which lives until
-        // both counts are given back; it is in no other batch.
-        unsafe { batch.push_raw(header.cast()) };
-        if pool.schedule(batch).is_err() {
-            // SAFETY: refused, so never published: the allocation is ours.
-            let task = unsafe { Box::from_raw(heap) };
-            let f = task.f.with_mut(|f| {
-                // SAFETY: exclusive (see above).
-                unsafe { (*f).take() }
-            });
-            return Err(f.expect("not run"));
+        };
+        // SAFETY: `#[repr(C)]` with the header first and the task first in
+        // it; the allocation lives until both counts are given back.
+        match unsafe { job::submit_boxed(pool, job) } {
+            Ok(heap) => Ok(Self {
+                header: heap.cast(),
+                _owns: PhantomData,
+            }),
+            Err(refused) => Err(refused.f.into_inner().expect("not run")),
         }
-        Ok(Self {
-            header,
-            _owns: PhantomData,
-        })
     }
 
     /// Whether the task has finished (its result is ready). Does not block.
@@ -226,13 +215,13 @@ impl<T> JoinHandle<T> {
         core::mem::forget(self);
         // SAFETY: we hold the handle's count until `release` below.
         let h = unsafe { header.as_ref() };
-        if worker::current_of(h.pool).is_some() && h.claim() {
+        if scheduler::current_of(h.pool).is_some() && h.claim() {
             // Not started: run it here rather than wait for it.
             // SAFETY: claimed by us; we hold a count.
             unsafe { (h.execute)(header) };
         } else {
             // Running (or about to) on another thread: it can always finish.
-            worker::wait_for(h.pool, &h.done.latch, &|| true);
+            scheduler::wait_for(h.pool, &h.done.latch, &|| true);
         }
         let result = h.done.take();
         // SAFETY: we give up the handle's count and do not touch `h` again.

@@ -22,11 +22,11 @@
 //!
 //! Proof: `docs/fork_join.md`; model checks: `shuttle_tests/fork_join.rs`.
 
-use crate::latch::Latch;
-use crate::pool::Pool;
-use crate::raw::{Batch, Task};
+use super::job;
+use crate::raw::Task;
+use crate::scheduler::{self, Pool};
+use crate::structures::latch::Latch;
 use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use crate::worker;
 use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
@@ -125,7 +125,7 @@ impl<'scope> Scope<'scope> {
         }
         // Tasks are still running or queued: the last one sets the latch.
         // Relaxed: only counts; see the module docs ("queued").
-        worker::wait_for(self.pool, &self.latch, &|| {
+        scheduler::wait_for(self.pool, &self.latch, &|| {
             self.queued.load(Ordering::Relaxed) == 0
         });
     }
@@ -168,24 +168,21 @@ impl<'scope> Scope<'scope> {
         self.pending.fetch_add(1, Ordering::Relaxed);
         // Relaxed: a count only (module docs).
         self.queued.fetch_add(1, Ordering::Relaxed);
-        let heap = Box::into_raw(Box::new(ScopeTask {
+        let job = ScopeTask {
             task: Task::new(Self::run_task::<F>),
             scope: self,
             f,
-        }));
-        // SAFETY: a fresh allocation.
-        let task = unsafe { NonNull::new_unchecked(heap) }.cast::<Task>();
-        let mut batch = Batch::new();
-        // SAFETY: `task` points to the whole allocation (the callback turns
-        // it back into the `Box`); it is in no other batch.
-        unsafe { batch.push_raw(task) };
-        // SAFETY: the allocation lives until its callback frees it; the
-        // callback reaches the scope, which does not end before the task's
-        // count is given back, and `f` borrows only what outlives the scope.
-        let refused = unsafe { &*self.pool }.schedule(batch).is_err();
-        if refused {
-            // SAFETY: refused, so never published: run it here, once.
-            unsafe { Self::run_task::<F>(task) };
+        };
+        // SAFETY: the pool outlives the scope (the `ThreadPool` that made it
+        // is borrowed meanwhile). `#[repr(C)]`, task first; `run_task` frees
+        // the allocation. The callback reaches the scope, which does not end
+        // before the task's count is given back, and `f` borrows only what
+        // outlives the scope.
+        if let Err(refused) = unsafe { job::submit_boxed(&*self.pool, job) } {
+            // Never published: run it here, once.
+            let ScopeTask { scope, f, .. } = *refused;
+            // SAFETY: this task holds one count of `scope`, which is alive.
+            unsafe { Self::execute(scope, f) };
         }
     }
 
@@ -193,10 +190,22 @@ impl<'scope> Scope<'scope> {
     where
         F: FnOnce(&Scope<'scope>) + Send + 'scope,
     {
-        // SAFETY: made by `Box::into_raw` in `spawn`; the pool calls this
-        // once. Moving out frees the allocation before `f` runs.
+        // SAFETY: boxed by `spawn`; the pool calls this once. Moving out
+        // frees the allocation before `f` runs.
         let ScopeTask { scope, f, .. } =
             *unsafe { Box::from_raw(task.cast::<ScopeTask<'scope, F>>().as_ptr()) };
+        // SAFETY: the task holds one count of `scope`, which is alive.
+        unsafe { Self::execute(scope, f) };
+    }
+
+    /// Runs a task of the scope and gives its count back.
+    ///
+    /// # Safety
+    /// The caller holds one count of the live scope `scope`.
+    unsafe fn execute<F>(scope: *const Scope<'scope>, f: F)
+    where
+        F: FnOnce(&Scope<'scope>) + Send + 'scope,
+    {
         // SAFETY: the scope is alive while this task holds its count.
         let this = unsafe { &*scope };
         // Relaxed: a count only (module docs).

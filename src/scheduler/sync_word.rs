@@ -19,7 +19,7 @@
 //!   - `Shutdown`: final. Counts only go down from here.
 //!
 //! This module is pure bit packing: no atomics, no side effects. The
-//! protocol that moves the word lives in `pool.rs`; its proof is
+//! protocol that moves the word lives in `wake.rs`; its proof is
 //! `docs/sync_word.md`.
 
 /// The largest `max_threads` a pool accepts: the counters are 14 bits wide

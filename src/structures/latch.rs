@@ -36,12 +36,6 @@ pub struct Latch {
     state: AtomicU32,
 }
 
-impl Default for Latch {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Latch {
     crate::sync::const_fn_unless_loom! {
         /// A latch that is not set.

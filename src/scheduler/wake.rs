@@ -1,10 +1,7 @@
-//! The pool: notify / wait on the `Sync` word, schedule, spawning, shutdown
-//! and join.
-//!
-//! # The wake protocol
+//! The wake protocol: every transition of the `Sync` word.
 //!
 //! Producers push a task and then `notify`; workers that find nothing `wait`.
-//! Both meet in one atomic word (see `sync_word.rs`):
+//! Both meet in one atomic word (`sync_word.rs`):
 //!
 //! * `notify` posts `notified = true`. If the state is `Pending` (nobody is
 //!   waking) it also moves the state to `Signaled` and either wakes an idle
@@ -13,10 +10,40 @@
 //! * `wait` consumes `notified` (turning `Signaled` into `Waking` if it is
 //!   the signalled thread) and returns to search again; with nothing posted
 //!   it counts itself idle and sleeps on the idle event.
+//! * `enter_shutdown` makes the state `Shutdown`, final; counts only go down
+//!   from there.
+//! * `spawn_failed` gives back the count of a thread that never started and
+//!   repairs what its spawn stood for (hazard 4); `unregister` gives back the
+//!   count of a worker that leaves, and the last one out after shutdown
+//!   posts the joiner's token.
 //!
 //! So at most one thread is waking at a time, no notification is lost while
 //! one is (the `notified` bit outlives it), and an idle thread is woken only
 //! when nobody is already searching.
+//!
+//! # Why this design
+//!
+//! The word throttles wake-ups: a burst of schedules wakes one thread, and
+//! that thread wakes the next only once it found work. Alternatives, and why
+//! they lose here:
+//!
+//! * *Wake on every push* (a futex wake, or a semaphore post, per task): a
+//!   burst of N spawns costs N system calls and wakes N threads that mostly
+//!   find nothing (the thundering herd). The `notified` bit merges every
+//!   push that lands while a notification is pending into that one.
+//! * *Hand-off* (the producer gives the task itself to a chosen sleeper, as
+//!   a channel per worker would): the producer must pick a thread, the
+//!   chosen thread may be slow to wake while another is already awake, and
+//!   a task bound to a thread cannot be stolen. Here tasks stay in queues
+//!   that any awake thread searches.
+//! * *A count of searching threads* (Go's `nmspinning`, tokio's `num_searching`):
+//!   several threads may search at once, and a producer wakes another only
+//!   if none is searching. It needs a second counter that must agree with
+//!   the idle count under races; the single `Waking` token gives the same
+//!   "nobody is searching, so wake one" test in the word the producer
+//!   already reads, with one thread searching at a time.
+//!
+//! # Hazard 1: the read-only fast path
 //!
 //! The `notify` fast path only *reads* the word: if `notified` is already
 //! set, someone will consume it and search again. That read races with the
@@ -25,120 +52,22 @@
 //! misses the push. A SeqCst fence after the push (in `notify`) and one after
 //! the consuming CAS (in `wait`) forbid that outcome: of two SeqCst fences
 //! one is first, and the thread after it sees the other's write
-//! (hazard 1; `docs/sync_word.md`).
-//!
-//! # Lifecycle
-//!
-//! `shutdown` closes the global queue (outside producers get their tasks
-//! back from then on), sets the state to `Shutdown` and wakes every idle
-//! thread. Workers then drain: each runs what is in its own ring and queue and
-//! in the global queue before it exits. The thread that brings `spawned` to
-//! zero after shutdown (or `shutdown` itself, if there were no threads)
-//! notifies the join event exactly once; `join` waits for that token, always
-//! (hazard 5), takes the registry with an RMW (hazard 6), releases the
-//! workers' exit chain, and runs whatever is left in the global queue (as
-//! an unregistered worker, so those tasks can still schedule children).
+//! (`docs/sync_word.md`). The alternative, an RMW in place of the read,
+//! writes the shared word on every schedule; it was measured no faster
+//! here, and costs more on more cores.
 
-use crate::event::Event;
-use crate::queue::Queue;
-use crate::raw::Batch;
-use crate::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence};
-use crate::sync::thread;
-use crate::sync_word::{ONE_SPAWNED, State, SyncWord};
-use crate::worker::{self, Worker};
-use std::any::Any;
-use std::io;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
+use super::Pool;
+use super::sync_word::{ONE_SPAWNED, State, SyncWord};
+use crate::structures::event::Event;
+use crate::sync::atomic::{Ordering, fence};
 
 /// `wait` saw the pool shut down.
 #[derive(Debug)]
-pub(crate) struct Shutdown;
-
-pub(crate) type ThreadHook = dyn Fn(usize) + Send + Sync;
-pub(crate) type PanicHandler = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
-pub(crate) type SpawnHandler = dyn Fn(WorkerThread) -> io::Result<()> + Send + Sync;
-pub(crate) type SpawnErrorHandler = dyn Fn(io::Error) + Send + Sync;
-pub(crate) type ThreadName = dyn FnMut(usize) -> String + Send;
-
-/// Everything a `Builder` configures. All optional parts default to `None`.
-#[derive(Default)]
-pub(crate) struct Config {
-    pub(crate) max_threads: usize,
-    pub(crate) stack_size: Option<usize>,
-    pub(crate) thread_name: Option<Mutex<Box<ThreadName>>>,
-    pub(crate) on_thread_start: Option<Box<ThreadHook>>,
-    pub(crate) on_thread_stop: Option<Box<ThreadHook>>,
-    pub(crate) panic_handler: Option<Box<PanicHandler>>,
-    pub(crate) spawn_handler: Option<Box<SpawnHandler>>,
-    pub(crate) spawn_error_handler: Option<Box<SpawnErrorHandler>>,
-}
-
-pub(crate) struct Pool {
-    sync: AtomicU32,
-    idle_event: Event,
-    join_event: Event,
-    /// The global queue, for tasks scheduled from outside the pool.
-    pub(crate) run_queue: Queue,
-    /// The registry: a Treiber stack of live workers, linked by `next`.
-    pub(crate) threads: AtomicPtr<Worker>,
-    next_index: AtomicUsize,
-    pub(crate) config: Config,
-}
-
-// SAFETY: every field is an atomic, an `Event`/`Queue` (themselves `Sync`),
-// or immutable configuration whose closures are `Send + Sync` (the name
-// closure sits behind a mutex).
-unsafe impl Sync for Pool {}
-// SAFETY: as above; the raw pointers only name workers and are used under
-// the registry protocol.
-unsafe impl Send for Pool {}
+pub(super) struct Shutdown;
 
 impl Pool {
-    pub(crate) fn new(config: Config) -> Self {
-        debug_assert!((1..=crate::MAX_THREADS).contains(&config.max_threads));
-        Self {
-            sync: AtomicU32::new(SyncWord::EMPTY.bits()),
-            idle_event: Event::new(),
-            join_event: Event::new(),
-            run_queue: Queue::new(),
-            threads: AtomicPtr::new(core::ptr::null_mut()),
-            next_index: AtomicUsize::new(0),
-            config,
-        }
-    }
-
-    pub(crate) fn sync_word(&self, order: Ordering) -> SyncWord {
-        SyncWord::from_bits(self.sync.load(order))
-    }
-
-    fn max_threads(&self) -> u32 {
-        self.config.max_threads as u32
-    }
-
-    /// Pushes `batch` where it belongs and notifies. Hands the batch back if
-    /// the pool no longer accepts tasks from this thread.
-    pub(crate) fn schedule(&self, batch: Batch) -> Result<(), Batch> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // Hazard 8: only a worker of *this* pool may use its own ring.
-        if let Some(worker) = worker::current_of(self) {
-            // We are that worker's thread, the only pusher of its ring.
-            if let Err(overflow) = worker.run_buffer.push(batch) {
-                // A worker's own queue is never closed: it drains it itself.
-                let pushed = worker.run_queue.push(overflow);
-                debug_assert!(pushed.is_ok());
-            }
-        } else {
-            self.run_queue.push(batch)?;
-        }
-        self.notify(false);
-        Ok(())
-    }
-
     /// Makes sure some thread will look for the work just pushed.
-    pub(crate) fn notify(&self, is_waking: bool) {
+    pub(super) fn notify(&self, is_waking: bool) {
         if !is_waking {
             // SeqCst (hazard 1): orders the caller's push before the read of
             // `notified`; pairs with the SeqCst fence after the consuming CAS
@@ -223,7 +152,7 @@ impl Pool {
 
     /// Blocks until notified. Returns whether this thread is now the waking
     /// thread, or `Shutdown`.
-    pub(crate) fn wait(&self, mut is_waking: bool) -> Result<bool, Shutdown> {
+    pub(super) fn wait(&self, mut is_waking: bool) -> Result<bool, Shutdown> {
         let mut is_idle = false;
         let mut sync = self.sync_word(Ordering::Relaxed);
         loop {
@@ -291,84 +220,30 @@ impl Pool {
         }
     }
 
-    /// Stops intake from outside and lets the workers drain and exit.
-    pub(crate) fn shutdown(&self) {
-        // First: every outside push from now on is refused. Pushes before
-        // this point are in the queue when the workers drain it.
-        self.run_queue.close();
+    /// Moves the word to `Shutdown` (and releases every idle count). Returns
+    /// the word as it was, or `None` if the pool was already shut down.
+    pub(super) fn enter_shutdown(&self) -> Option<SyncWord> {
         let mut sync = self.sync_word(Ordering::Relaxed);
         loop {
             if sync.state() == State::Shutdown {
-                return;
+                return None;
             }
             let new = sync
                 .with_state(State::Shutdown)
                 .with_notified(true)
                 .with_idle(0);
-            // AcqRel: Release publishes the close above to the workers' drain
-            // (their Acquire load in `wait`); Acquire orders the join
-            // notification below after every earlier exit.
+            // AcqRel: Release publishes the close of the global queue (just
+            // before, in `shutdown`) to the workers' drain (their Acquire
+            // load in `wait`); Acquire orders the exit notification that
+            // `shutdown` may post after every earlier exit.
             match self.sync.compare_exchange_weak(
                 sync.bits(),
                 new.bits(),
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => break,
+                Ok(_) => return Some(sync),
                 Err(actual) => sync = SyncWord::from_bits(actual),
-            }
-        }
-        // SAFETY: the caller holds the pool alive.
-        unsafe {
-            // Always, whatever `idle` was (hazard 3 at the pool level).
-            Event::shutdown(&self.idle_event);
-            if sync.spawned() == 0 {
-                // No thread exists or ever will: this call is the "last one
-                // out" and hands the joiner its token.
-                Event::notify(&self.join_event);
-            }
-        }
-    }
-
-    /// Waits for shutdown and for every worker to stop, releases the workers'
-    /// exit chain and runs what was left in the global queue (the tasks no
-    /// worker ran because none could be started).
-    pub(crate) fn join(&self) {
-        // Hazard 5: no fast path. Exactly one token is ever posted (by the
-        // last thread out, or by `shutdown` when there were no threads); an
-        // earlier joiner turns the event into SHUTDOWN for everyone after it.
-        self.join_event.wait();
-        // AcqRel swap (hazard 6): an RMW reads the latest registry, so every
-        // registration is seen; Acquire makes the workers' links visible.
-        let first = self.threads.swap(core::ptr::null_mut(), Ordering::AcqRel);
-        if !first.is_null() {
-            // SAFETY: every registered worker waits on its join event, and
-            // its stack stays alive until that event is notified.
-            unsafe { Event::notify(&raw const (*first).join_event) };
-        }
-        // Tasks accepted while no worker could run them (every spawn failed)
-        // run here, and so do the tasks they schedule.
-        worker::run_leftovers(self);
-        // SAFETY: the pool is alive: the caller holds it.
-        unsafe { Event::shutdown(&self.join_event) };
-    }
-
-    /// Pushes `worker` on the registry.
-    pub(crate) fn register(&self, worker: &Worker) {
-        let mut head = self.threads.load(Ordering::Relaxed);
-        loop {
-            // SAFETY: not yet published: the link is ours alone.
-            worker.next.with_mut(|n| unsafe { *n = head });
-            // Release: a thief's or the joiner's Acquire load of the registry
-            // sees this worker initialized and its link written.
-            match self.threads.compare_exchange_weak(
-                head,
-                worker as *const Worker as *mut Worker,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(actual) => head = actual,
             }
         }
     }
@@ -379,7 +254,7 @@ impl Pool {
     /// # Safety
     /// `pool` is alive and the caller is counted in `spawned`. After this
     /// call the caller must not touch the pool: the joiner may free it.
-    pub(crate) unsafe fn unregister(pool: *const Pool) {
+    pub(super) unsafe fn unregister(pool: *const Pool) {
         crate::sync::ghost::assert_live(pool.cast(), "a leaving worker");
         // SAFETY: alive until this RMW, by the contract.
         let sync = unsafe { &raw const (*pool).sync };
@@ -395,10 +270,10 @@ impl Pool {
             "workers leave only after shutdown"
         );
         if old.state() == State::Shutdown && old.spawned() == 1 {
-            crate::sync::ghost::assert_live(pool.cast(), "the last worker's join notification");
+            crate::sync::ghost::assert_live(pool.cast(), "the last worker's exit notification");
             // SAFETY: the joiner cannot have returned: it waits for this very
             // token. The event takes the pointer, not a reference (hazard 5).
-            unsafe { Event::notify(&raw const (*pool).join_event) };
+            unsafe { Event::notify(&raw const (*pool).last_exit) };
         }
     }
 
@@ -406,7 +281,7 @@ impl Pool {
     ///
     /// # Safety
     /// `pool` is alive and the failed thread was counted in `spawned`.
-    pub(crate) unsafe fn spawn_failed(pool: *const Pool) {
+    pub(super) unsafe fn spawn_failed(pool: *const Pool) {
         crate::sync::ghost::assert_live(pool.cast(), "a failed spawn's repair");
         // SAFETY: alive by the contract, until the CAS below.
         let word = unsafe { &raw const (*pool).sync };
@@ -463,13 +338,13 @@ impl Pool {
                     if sync.state() == State::Shutdown && remaining == 0 {
                         crate::sync::ghost::assert_live(
                             pool.cast(),
-                            "a failed spawn's join notification",
+                            "a failed spawn's exit notification",
                         );
                         // SAFETY: the joiner waits for this very token, so the
                         // pool is alive until it is posted; the event takes a
                         // pointer (hazard 5). Nothing else touches the pool
                         // after the CAS: our count is gone.
-                        unsafe { Event::notify(&raw const (*pool).join_event) };
+                        unsafe { Event::notify(&raw const (*pool).last_exit) };
                     }
                     return;
                 }
@@ -478,140 +353,9 @@ impl Pool {
         }
     }
 
-    fn spawn_worker(&self) {
-        // Relaxed: a unique number is all that is needed.
-        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
-        let name = match &self.config.thread_name {
-            Some(f) => {
-                let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
-                catch_unwind(AssertUnwindSafe(|| f(index))).ok()
-            }
-            None => Some(format!("zap-pool-{index}")),
-        };
-        let thread = WorkerThread {
-            pool: self,
-            index,
-            name,
-            stack_size: self.config.stack_size,
-            armed: true,
-        };
-        let result = match &self.config.spawn_handler {
-            Some(handler) => catch_unwind(AssertUnwindSafe(|| handler(thread)))
-                .unwrap_or_else(|_| Err(io::Error::other("the spawn handler panicked"))),
-            None => thread.spawn_default(),
-        };
-        if let Err(error) = result {
-            self.report_spawn_error(error);
-        }
-    }
-
-    fn report_spawn_error(&self, error: io::Error) {
-        match &self.config.spawn_error_handler {
-            Some(handler) => {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(error))) {
-                    self.handle_panic(payload);
-                }
-            }
-            None => eprintln!("zap-pool: could not start a worker thread: {error}"),
-        }
-    }
-
-    pub(crate) fn call_thread_hook(&self, hook: Option<&ThreadHook>, index: usize) {
-        if let Some(hook) = hook {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
-                self.handle_panic(payload);
-            }
-        }
-    }
-
-    /// Hands a task's panic to the panic handler. The default handler drops
-    /// it: the panic hook has already reported it. A panic in the handler
-    /// itself aborts: nothing above the pool could observe it.
-    pub(crate) fn handle_panic(&self, payload: Box<dyn Any + Send>) {
-        let outcome = catch_unwind(AssertUnwindSafe(|| match &self.config.panic_handler {
-            Some(handler) => handler(payload),
-            None => drop(payload),
-        }));
-        if outcome.is_err() {
-            eprintln!("zap-pool: the panic handler panicked; aborting");
-            std::process::abort();
-        }
-    }
-
-    #[cfg(any(loom, shuttle))]
-    pub(crate) fn debug_word(&self) -> SyncWord {
-        self.sync_word(Ordering::Relaxed)
-    }
-}
-
-/// A worker thread that the pool wants started, handed to a
-/// [`spawn_handler`](crate::Builder::spawn_handler).
-///
-/// Call [`run`](WorkerThread::run) on the new thread. Dropping it without
-/// running it counts as a failed spawn: the pool undoes the spawn and keeps
-/// every task it accepted for the next thread it can start (or for `join`).
-pub struct WorkerThread {
-    pool: *const Pool,
-    index: usize,
-    name: Option<String>,
-    stack_size: Option<usize>,
-    armed: bool,
-}
-
-// SAFETY: the pool pointer is only dereferenced under the pool's lifetime
-// protocol: the pool cannot be freed while this value holds a `spawned`
-// count (the joiner waits for it).
-unsafe impl Send for WorkerThread {}
-
-impl core::fmt::Debug for WorkerThread {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("WorkerThread")
-            .field("index", &self.index)
-            .field("name", &self.name)
-            .field("stack_size", &self.stack_size)
-            .finish()
-    }
-}
-
-impl WorkerThread {
-    /// The worker's number, counting spawn attempts from 0.
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
-    /// The thread name the pool's configuration asks for.
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// The stack size the pool's configuration asks for.
-    pub fn stack_size(&self) -> Option<usize> {
-        self.stack_size
-    }
-
-    /// Runs the worker on the current thread until the pool is shut down and
-    /// joined. Call it on a fresh thread.
-    pub fn run(mut self) {
-        self.armed = false;
-        // SAFETY: this value held a `spawned` count, which the worker now
-        // owns and gives up when it leaves.
-        unsafe { worker::run(self.pool, self.index) };
-    }
-
-    fn spawn_default(mut self) -> io::Result<()> {
-        let name = self.name.take();
-        let stack_size = self.stack_size;
-        // On failure the closure, and `self` in it, is dropped: the spawn is
-        // undone by `Drop`.
-        thread::spawn(name, stack_size, move || self.run())
-    }
-}
-
-impl Drop for WorkerThread {
-    fn drop(&mut self) {
-        if self.armed {
-            // SAFETY: we hold a `spawned` count, so the pool is alive.
-            unsafe { Pool::spawn_failed(self.pool) };
-        }
+    /// How many workers a search should visit this round.
+    pub(super) fn spawned_hint(&self) -> u32 {
+        // Relaxed: only a bound on how many workers to visit.
+        self.sync_word(Ordering::Relaxed).spawned()
     }
 }

@@ -16,6 +16,10 @@
 //!   Only after a successful CAS does it publish its copies (its own `tail`).
 //! * `consume` refills the owner's empty ring from a `Queue`.
 //!
+//! Every operation that writes `tail` or the slots is a method of the
+//! owner's handle, [`Owner`], which one thread gets once ([`Buffer::owner`])
+//! and which cannot leave that thread; thieves only ever hold the `Buffer`.
+//!
 //! Fixes over the original (proof in `docs/buffer.md`):
 //! * hazard 10: every owner load of `head` that precedes writing slots is
 //!   Acquire, pairing with the thief's Release CAS, so a thief's copy of a
@@ -26,10 +30,12 @@
 //! * the original's x86-only `fetch_add` pop is not ported: one code path is
 //!   the one the model checkers see.
 
+use super::queue::Queue;
+use super::slots::Slots;
 use crate::raw::{Batch, Task};
-use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::hint::spin_loop;
-use core::ptr;
+use core::marker::PhantomData;
 
 /// Slots per ring: 256 in real builds, 4 under loom to keep the state space
 /// small while still exercising overflow and wrap-around.
@@ -52,13 +58,7 @@ pub struct Stole {
 pub struct Buffer {
     head: AtomicUsize,
     tail: AtomicUsize,
-    slots: [AtomicPtr<Task>; CAPACITY],
-}
-
-impl Default for Buffer {
-    fn default() -> Self {
-        Self::new()
-    }
+    slots: Slots<CAPACITY>,
 }
 
 impl Buffer {
@@ -73,14 +73,39 @@ impl Buffer {
         Self {
             head: AtomicUsize::new(index),
             tail: AtomicUsize::new(index),
-            slots: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            slots: Slots::new(),
         }
     }
 
+    /// The owner's handle: the only way to push to, pop from, or refill this
+    /// ring, or to steal into it.
+    ///
+    /// # Safety
+    /// At most one thread uses owner handles of this ring, and not two at
+    /// once: every operation of [`Owner`] assumes that nobody else writes
+    /// `tail` or the slots past it.
+    pub unsafe fn owner(&self) -> Owner<'_> {
+        Owner {
+            ring: self,
+            _one_thread: PhantomData,
+        }
+    }
+}
+
+/// The owner's side of a [`Buffer`] (made by [`Buffer::owner`]). Neither
+/// `Send` nor `Sync`: it stays on the owner's thread. Thieves see only the
+/// `Buffer`, as the `victim` of [`Owner::steal`].
+pub struct Owner<'a> {
+    ring: &'a Buffer,
+    _one_thread: PhantomData<*const ()>,
+}
+
+impl<'a> Owner<'a> {
     /// How many tasks the ring holds (owner's view).
     pub fn len(&self) -> usize {
-        let tail = self.tail.load(Ordering::Relaxed);
-        tail.wrapping_sub(self.head.load(Ordering::Relaxed))
+        let ring = self.ring;
+        let tail = ring.tail.load(Ordering::Relaxed);
+        tail.wrapping_sub(ring.head.load(Ordering::Relaxed))
     }
 
     /// Whether the ring is empty (owner's view).
@@ -88,19 +113,16 @@ impl Buffer {
         self.len() == 0
     }
 
-    fn slot(&self, index: usize) -> &AtomicPtr<Task> {
-        &self.slots[index % CAPACITY]
-    }
-
-    /// Owner only. Pushes `list`; if the ring fills up, returns the overflow
+    /// Pushes `list`; if the ring fills up, returns the overflow
     /// (half of the ring, then what was not pushed), linked and terminated,
     /// for the caller to push to its queue.
     pub fn push(&self, mut list: Batch) -> Result<(), Batch> {
+        let ring = self.ring;
         // Acquire (hazard 10): pairs with thieves' Release CAS on `head`, so
         // their copies of the slots we are about to reuse come first.
-        let mut head = self.head.load(Ordering::Acquire);
+        let mut head = ring.head.load(Ordering::Acquire);
         // Relaxed: only this thread writes `tail`.
-        let mut tail = self.tail.load(Ordering::Relaxed);
+        let mut tail = ring.tail.load(Ordering::Relaxed);
         loop {
             let size = tail.wrapping_sub(head);
             debug_assert!(size <= CAPACITY);
@@ -109,16 +131,16 @@ impl Buffer {
                 for _ in 0..room.min(list.len()) {
                     let task = list.pop_front().expect("counted");
                     // Relaxed: published by the Release store of `tail`.
-                    self.slot(tail).store(task, Ordering::Relaxed);
+                    ring.slots.at(tail).store(task, Ordering::Relaxed);
                     tail = tail.wrapping_add(1);
                 }
                 // Release: a thief's Acquire load of `tail` sees the slots.
-                self.tail.store(tail, Ordering::Release);
+                ring.tail.store(tail, Ordering::Release);
                 if list.is_empty() {
                     return Ok(());
                 }
                 // Acquire: as above (hazard 10).
-                head = self.head.load(Ordering::Acquire);
+                head = ring.head.load(Ordering::Acquire);
                 continue;
             }
 
@@ -126,7 +148,7 @@ impl Buffer {
             let migrate = size / 2;
             // Acquire: as the loads above; the claimed slots' earlier thieves
             // finished copying before we reuse them.
-            match self.head.compare_exchange(
+            match ring.head.compare_exchange(
                 head,
                 head.wrapping_add(migrate),
                 Ordering::Acquire,
@@ -136,7 +158,7 @@ impl Buffer {
                     let mut overflow = Batch::new();
                     for i in 0..migrate {
                         // Relaxed: we wrote these slots ourselves.
-                        let task = self.slot(head.wrapping_add(i)).load(Ordering::Relaxed);
+                        let task = ring.slots.at(head.wrapping_add(i)).load(Ordering::Relaxed);
                         overflow.push_ptr(task);
                     }
                     overflow.append(list);
@@ -147,12 +169,13 @@ impl Buffer {
         }
     }
 
-    /// Owner only. Takes the oldest task.
+    /// Takes the oldest task.
     pub fn pop(&self) -> Option<*mut Task> {
+        let ring = self.ring;
         // Acquire (hazard 10): see `push`.
-        let mut head = self.head.load(Ordering::Acquire);
+        let mut head = ring.head.load(Ordering::Acquire);
         // Relaxed: only this thread writes `tail`.
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = ring.tail.load(Ordering::Relaxed);
         loop {
             let size = tail.wrapping_sub(head);
             debug_assert!(size <= CAPACITY);
@@ -160,36 +183,38 @@ impl Buffer {
                 return None;
             }
             // Acquire: pairs with thieves' Release CAS, as in `push`.
-            match self.head.compare_exchange_weak(
+            match ring.head.compare_exchange_weak(
                 head,
                 head.wrapping_add(1),
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
                 // Relaxed: we wrote the slot; the CAS made it ours.
-                Ok(_) => return Some(self.slot(head).load(Ordering::Relaxed)),
+                Ok(_) => return Some(ring.slots.at(head).load(Ordering::Relaxed)),
                 Err(actual) => head = actual,
             }
         }
     }
 
-    /// Owner only, with an empty ring. Moves up to `CAPACITY + 1` tasks out of
+    /// With an empty ring. Moves up to `CAPACITY + 1` tasks out of
     /// `queue` (if its consumer lock is free): one to return, the rest into
     /// this ring.
-    pub fn consume(&self, queue: &crate::queue::Queue) -> Option<Stole> {
+    pub fn consume(&self, queue: &Queue) -> Option<Stole> {
+        let ring = self.ring;
         let mut consumer = queue.try_consume().ok()?;
         // Acquire (hazard 10): we overwrite slots that thieves may have
         // copied; their Release CAS on `head` must be seen first.
-        let head = self.head.load(Ordering::Acquire);
+        let head = ring.head.load(Ordering::Acquire);
         // Relaxed: only this thread writes `tail`.
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = ring.tail.load(Ordering::Relaxed);
         debug_assert_eq!(tail.wrapping_sub(head), 0, "consume into a non-empty ring");
 
         let mut pushed = 0;
         while pushed < CAPACITY {
             let Some(task) = consumer.pop() else { break };
             // Relaxed: published by the Release store of `tail` below.
-            self.slot(tail.wrapping_add(pushed))
+            ring.slots
+                .at(tail.wrapping_add(pushed))
                 .store(task, Ordering::Relaxed);
             pushed += 1;
         }
@@ -199,12 +224,14 @@ impl Buffer {
             None => {
                 pushed -= 1;
                 // Relaxed: our own unpublished slot.
-                self.slot(tail.wrapping_add(pushed)).load(Ordering::Relaxed)
+                ring.slots
+                    .at(tail.wrapping_add(pushed))
+                    .load(Ordering::Relaxed)
             }
         };
         if pushed > 0 {
             // Release: a thief's Acquire load of `tail` sees the slots.
-            self.tail
+            ring.tail
                 .store(tail.wrapping_add(pushed), Ordering::Release);
         }
         Some(Stole {
@@ -213,11 +240,12 @@ impl Buffer {
         })
     }
 
-    /// Owner of `self` only, with an empty ring. Steals half (rounded up) of
+    /// With an empty ring. Steals half (rounded up) of
     /// `victim`'s tasks: one to return, the rest into this ring.
     pub fn steal(&self, victim: &Buffer) -> Option<Stole> {
+        let ring = self.ring;
         // Relaxed: only this thread writes our `tail`; `head` equals it.
-        let tail = self.tail.load(Ordering::Relaxed);
+        let tail = ring.tail.load(Ordering::Relaxed);
         debug_assert!(self.is_empty(), "steal into a non-empty ring");
         loop {
             // Acquire, kept from the original; the proof needs none here: a
@@ -240,10 +268,12 @@ impl Buffer {
                 // Relaxed: the victim may overwrite the slot concurrently;
                 // the CAS below then fails and the copy is discarded.
                 let task = victim
-                    .slot(victim_head.wrapping_add(i))
+                    .slots
+                    .at(victim_head.wrapping_add(i))
                     .load(Ordering::Relaxed);
                 // Relaxed: published by our Release store of `tail` below.
-                self.slot(tail.wrapping_add(i))
+                ring.slots
+                    .at(tail.wrapping_add(i))
                     .store(task, Ordering::Relaxed);
             }
             // Release: our copies above happen-before the victim's Acquire
@@ -259,10 +289,13 @@ impl Buffer {
                 Ok(_) => {
                     let pushed = take - 1;
                     // Relaxed: our own unpublished slot.
-                    let task = self.slot(tail.wrapping_add(pushed)).load(Ordering::Relaxed);
+                    let task = ring
+                        .slots
+                        .at(tail.wrapping_add(pushed))
+                        .load(Ordering::Relaxed);
                     if pushed > 0 {
                         // Release: a thief of ours sees the copied slots.
-                        self.tail
+                        ring.tail
                             .store(tail.wrapping_add(pushed), Ordering::Release);
                     }
                     return Some(Stole {
@@ -279,7 +312,6 @@ impl Buffer {
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
-    use crate::queue::Queue;
     use core::ptr::NonNull;
 
     unsafe fn noop(_: NonNull<Task>) {}
@@ -300,7 +332,9 @@ mod tests {
     fn push_pop_is_fifo() {
         let mut ts = tasks(3);
         let ptrs: Vec<*mut Task> = ts.iter_mut().map(|t| t as *mut Task).collect();
-        let b = Buffer::new();
+        let ring = Buffer::new();
+        // SAFETY: this test's thread is the only owner.
+        let b = unsafe { ring.owner() };
         b.push(batch(&mut ts)).unwrap();
         assert_eq!(b.len(), 3);
         assert_eq!(
@@ -312,7 +346,9 @@ mod tests {
     #[test]
     fn overflow_migrates_half_plus_the_rest() {
         let mut ts = tasks(CAPACITY + 10);
-        let b = Buffer::new();
+        let ring = Buffer::new();
+        // SAFETY: this test's thread is the only owner.
+        let b = unsafe { ring.owner() };
         let overflow = b.push(batch(&mut ts)).unwrap_err();
         assert_eq!(overflow.len(), CAPACITY / 2 + 10);
         assert_eq!(b.len(), CAPACITY / 2);
@@ -333,10 +369,11 @@ mod tests {
     #[test]
     fn steal_takes_half_rounded_up() {
         let mut ts = tasks(5);
-        let victim = Buffer::new();
+        let (victim_ring, thief_ring) = (Buffer::new(), Buffer::new());
+        // SAFETY: this test's thread is the only owner of both rings.
+        let (victim, thief) = unsafe { (victim_ring.owner(), thief_ring.owner()) };
         victim.push(batch(&mut ts)).unwrap();
-        let thief = Buffer::new();
-        let stole = thief.steal(&victim).unwrap();
+        let stole = thief.steal(&victim_ring).unwrap();
         assert!(stole.pushed);
         assert_eq!(thief.len(), 2); // 3 taken: 1 returned, 2 in the ring
         assert_eq!(victim.len(), 2);
@@ -347,10 +384,11 @@ mod tests {
         let start = usize::MAX - 2;
         let mut ts = tasks(6);
         let ptrs: Vec<*mut Task> = ts.iter_mut().map(|t| t as *mut Task).collect();
-        let b = Buffer::starting_at(start);
+        let (ring, thief_ring) = (Buffer::starting_at(start), Buffer::starting_at(start));
+        // SAFETY: this test's thread is the only owner of both rings.
+        let (b, thief) = unsafe { (ring.owner(), thief_ring.owner()) };
         b.push(batch(&mut ts)).unwrap();
-        let thief = Buffer::starting_at(start);
-        let stole = thief.steal(&b).unwrap();
+        let stole = thief.steal(&ring).unwrap();
         assert_eq!(stole.task, ptrs[2]);
         assert_eq!((b.pop(), thief.pop()), (Some(ptrs[3]), Some(ptrs[0])));
     }
@@ -360,7 +398,9 @@ mod tests {
         let mut ts = tasks(CAPACITY + 5);
         let q = Queue::new();
         q.push(batch(&mut ts)).unwrap();
-        let b = Buffer::new();
+        let ring = Buffer::new();
+        // SAFETY: this test's thread is the only owner.
+        let b = unsafe { ring.owner() };
         let first = b.consume(&q).unwrap();
         assert!(first.pushed);
         assert_eq!(b.len(), CAPACITY);

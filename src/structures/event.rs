@@ -46,12 +46,6 @@ pub struct Event {
     state: AtomicU32,
 }
 
-impl Default for Event {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Event {
     crate::sync::const_fn_unless_loom! {
         /// A new event with no token.

@@ -1,0 +1,23 @@
+//! Fork-join on top of the scheduler: `join`, `scope` and `JoinHandle`, and
+//! the job vocabulary they share (`job.rs`). A task that waits here keeps
+//! its worker running the pool's other tasks (`scheduler::wait_for`).
+//!
+//! | file | what | proof note |
+//! |---|---|---|
+//! | `job.rs` | every job type, `Completion`, and how a job enters a pool | `docs/fork_join.md` |
+//! | `join.rs` | `join(a, b)`: `b` as a stack job in the worker's join deque | `docs/fork_join.md`, `docs/join_deque.md` |
+//! | `scope.rs` | `Scope`: tasks that borrow from the caller | `docs/fork_join.md` |
+//! | `handle.rs` | `JoinHandle`: a spawned task's result | `docs/fork_join.md` |
+//!
+//! This layer imports the scheduler and the structures; nothing below it
+//! imports this layer.
+
+mod handle;
+pub(crate) mod job;
+pub(crate) mod join;
+mod scope;
+
+pub use handle::JoinHandle;
+pub(crate) use job::HeapTask;
+pub use join::join;
+pub use scope::Scope;

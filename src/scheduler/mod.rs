@@ -1,0 +1,143 @@
+//! The scheduler: the Zap pool itself. One [`Pool`] is the state that a
+//! `ThreadPool` shares with its worker threads; this module is its narrow
+//! face to the rest of the crate, and its files are the pool's parts:
+//!
+//! | file | part | proof note |
+//! |---|---|---|
+//! | `sync_word.rs` | the `Sync` word's bit packing | `docs/sync_word.md` |
+//! | `wake.rs` | every transition of the `Sync` word: `notify`, `wait`, shutdown, a failed spawn, a worker's exit | `docs/sync_word.md` |
+//! | `lifecycle.rs` | `shutdown`, `join_workers`, the tasks left to the joiner | `docs/lifecycle.md` |
+//! | `registry.rs` | the stack of live workers: registration, the victims of a search, the exit chain | `docs/lifecycle.md` |
+//! | `spawn.rs` | starting worker threads ([`WorkerThread`]), the thread hooks, panic handling | `docs/lifecycle.md` |
+//! | `worker.rs` | a worker's run loop, its search for work, and waiting inside a task | `docs/worker.md` |
+//!
+//! What the rest of the crate uses: [`Pool::new`], [`Pool::schedule`] (the
+//! one way in for tasks), [`Pool::notify_for_join`], `shutdown` and
+//! `join_workers`, [`Pool::handle_panic`], the calling thread's worker
+//! ([`current_worker`], [`current_of`]) with its join deque, and
+//! [`wait_for`] (waiting inside a task). Everything else is private to the
+//! scheduler. It imports the structures below it and never the fork-join
+//! layer above it.
+
+mod lifecycle;
+mod registry;
+mod spawn;
+mod sync_word;
+mod wake;
+mod worker;
+
+use crate::raw::Batch;
+use crate::structures::event::Event;
+use crate::structures::queue::Queue;
+use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use registry::Registry;
+use std::any::Any;
+use std::io;
+use std::sync::Mutex;
+pub(crate) use sync_word::SyncWord;
+
+pub use spawn::WorkerThread;
+pub use sync_word::MAX_THREADS;
+pub(crate) use worker::{LocalWorker, current_of, current_worker, wait_for};
+
+pub(crate) type ThreadHook = dyn Fn(usize) + Send + Sync;
+pub(crate) type PanicHandler = dyn Fn(Box<dyn Any + Send>) + Send + Sync;
+pub(crate) type SpawnHandler = dyn Fn(WorkerThread) -> io::Result<()> + Send + Sync;
+pub(crate) type SpawnErrorHandler = dyn Fn(io::Error) + Send + Sync;
+pub(crate) type ThreadName = dyn FnMut(usize) -> String + Send;
+
+/// Everything a `Builder` configures, already validated by it. All optional
+/// parts default to `None`.
+#[derive(Default)]
+pub(crate) struct Config {
+    pub(crate) max_threads: usize,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) thread_name: Option<Mutex<Box<ThreadName>>>,
+    pub(crate) on_thread_start: Option<Box<ThreadHook>>,
+    pub(crate) on_thread_stop: Option<Box<ThreadHook>>,
+    pub(crate) panic_handler: Option<Box<PanicHandler>>,
+    pub(crate) spawn_handler: Option<Box<SpawnHandler>>,
+    pub(crate) spawn_error_handler: Option<Box<SpawnErrorHandler>>,
+}
+
+/// The state a pool shares with its workers. Never moves once its first
+/// worker starts; freed only after `join_workers` returned.
+pub(crate) struct Pool {
+    /// The `Sync` word (`sync_word.rs`); moved only by `wake.rs`.
+    sync: AtomicU32,
+    /// Where idle workers sleep (`wake.rs`).
+    idle_event: Event,
+    /// Posted once by the last thread out after shutdown; `join_workers`
+    /// waits for it (`lifecycle.rs`).
+    last_exit: Event,
+    /// The global queue: tasks scheduled from outside the pool.
+    global: Queue,
+    /// The live workers (`registry.rs`).
+    registry: Registry,
+    /// The index the next spawned thread gets (`spawn.rs`).
+    next_index: AtomicUsize,
+    config: Config,
+}
+
+// SAFETY: every field is an atomic, an `Event`/`Queue`/`Registry` (themselves
+// shared only through atomics), or immutable configuration whose closures
+// are `Send + Sync` (the name closure sits behind a mutex).
+unsafe impl Sync for Pool {}
+// SAFETY: as above; the registry's raw pointers only name workers and are
+// used under the registry protocol.
+unsafe impl Send for Pool {}
+
+impl Pool {
+    /// A pool with no thread yet. `config.max_threads` is already validated
+    /// (1..=[`MAX_THREADS`]) by the builder.
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            sync: AtomicU32::new(SyncWord::EMPTY.bits()),
+            idle_event: Event::new(),
+            last_exit: Event::new(),
+            global: Queue::new(),
+            registry: Registry::new(),
+            next_index: AtomicUsize::new(0),
+            config,
+        }
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn sync_word(&self, order: Ordering) -> SyncWord {
+        SyncWord::from_bits(self.sync.load(order))
+    }
+
+    fn max_threads(&self) -> u32 {
+        self.config.max_threads as u32
+    }
+
+    /// Pushes `batch` where it belongs and notifies. Hands the batch back if
+    /// the pool no longer accepts tasks from this thread.
+    pub(crate) fn schedule(&self, batch: Batch) -> Result<(), Batch> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Hazard 8: only a worker of *this* pool may use its own ring.
+        if let Some(worker) = current_of(self) {
+            worker.push(batch);
+        } else {
+            self.global.push(batch)?;
+        }
+        self.notify(false);
+        Ok(())
+    }
+
+    /// Whether the calling thread is a worker of this pool (hazard 8: a
+    /// worker of another pool is not).
+    pub(crate) fn is_own_worker(&self) -> bool {
+        current_of(self).is_some()
+    }
+
+    /// The word, for the model-check hooks and `Debug`.
+    pub(crate) fn debug_word(&self) -> SyncWord {
+        self.sync_word(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,386 @@
+//! [`ThreadPool`]: the public face of a pool. It owns the pool's shared
+//! state (`scheduler::Pool`, "the core"), allocated lazily at the first use
+//! so that a pool can be a `static`, and freed by `Drop` after the workers
+//! are joined.
+
+use crate::builder::{Builder, check_max_threads};
+use crate::error::{ScheduleError, SpawnError};
+use crate::fork_join::{self, HeapTask, JoinHandle, Scope};
+use crate::raw::Batch;
+use crate::scheduler::{Config, Pool};
+use crate::sync;
+use crate::sync::atomic::{AtomicPtr, Ordering};
+use core::fmt;
+use core::ptr;
+
+/// A work-stealing thread pool.
+///
+/// See the [crate documentation](crate) for the semantics of shutdown,
+/// panics and failed thread spawns.
+pub struct ThreadPool {
+    /// The shared state, allocated at the first use (or by `build`), freed by
+    /// `Drop` after `join_workers`. Never moves once allocated.
+    core: AtomicPtr<Pool>,
+    /// The thread limit to build the core with at the first use (0: the
+    /// available parallelism). Read only while `core` is null, which it
+    /// never is for a pool made by `Builder::build`.
+    lazy_max_threads: usize,
+}
+
+impl ThreadPool {
+    sync::const_fn_unless_loom! {
+        /// A pool with one thread per available CPU, decided at first use.
+        ///
+        /// `const`: a pool can be a `static`. It starts no thread and
+        /// allocates nothing until it is first used.
+        ///
+        /// ```
+        /// use zap_pool::ThreadPool;
+        /// static POOL: ThreadPool = ThreadPool::new();
+        /// let (tx, rx) = std::sync::mpsc::channel();
+        /// POOL.spawn(move || tx.send(42).unwrap()).unwrap();
+        /// assert_eq!(rx.recv().unwrap(), 42);
+        /// // A static is never dropped: shut it down and join it by hand
+        /// // when the program wants its threads gone before it exits.
+        /// POOL.shutdown();
+        /// POOL.join_workers();
+        /// ```
+        pub fn new() -> Self {
+            Self { core: AtomicPtr::new(ptr::null_mut()), lazy_max_threads: 0 }
+        }
+    }
+
+    sync::const_fn_unless_loom! {
+        /// A pool of at most `max_threads` threads.
+        ///
+        /// # Panics
+        ///
+        /// If `max_threads` is 0 or more than [`MAX_THREADS`](crate::MAX_THREADS). In a `static`
+        /// that is a compile-time error. [`ThreadPool::builder`] reports it
+        /// as an error value instead.
+        ///
+        /// ```
+        /// use zap_pool::ThreadPool;
+        /// static POOL: ThreadPool = ThreadPool::with_max_threads(2);
+        /// assert_eq!(POOL.max_threads(), 2);
+        /// ```
+        pub fn with_max_threads(max_threads: usize) -> Self {
+            if check_max_threads(max_threads).is_err() {
+                panic!("max_threads must be between 1 and zap_pool::MAX_THREADS (16383)");
+            }
+            Self { core: AtomicPtr::new(ptr::null_mut()), lazy_max_threads: max_threads }
+        }
+    }
+
+    /// A builder for a pool with more settings.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::builder()
+    ///     .max_threads(2)
+    ///     .thread_name(|i| format!("worker-{i}"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(pool.max_threads(), 2);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// A pool whose core exists from the start (`Builder::build`).
+    pub(crate) fn with_config(config: Config) -> Self {
+        let core = Box::into_raw(Box::new(Pool::new(config)));
+        sync::ghost::allocated(core as *const ());
+        Self {
+            core: AtomicPtr::new(core),
+            lazy_max_threads: 0,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Pool {
+        // Acquire: pairs with the Release CAS that published the core.
+        let core = self.core.load(Ordering::Acquire);
+        if core.is_null() {
+            return self.init_core();
+        }
+        // SAFETY: a published core lives until `Drop`, which needs `&mut self`.
+        unsafe { &*core }
+    }
+
+    #[cold]
+    fn init_core(&self) -> &Pool {
+        let mut builder = Builder::new();
+        if self.lazy_max_threads != 0 {
+            builder = builder.max_threads(self.lazy_max_threads);
+        }
+        let config = builder
+            .resolve()
+            .expect("the const constructor checked max_threads");
+        let fresh = Box::into_raw(Box::new(Pool::new(config)));
+        sync::ghost::allocated(fresh as *const ());
+        // AcqRel: Release publishes the new core; Acquire (also the failure
+        // ordering) sees a core that another thread published first.
+        match self.core.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: just published; lives until `Drop`.
+            Ok(_) => unsafe { &*fresh },
+            Err(existing) => {
+                // SAFETY: `fresh` was never shared.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: published by the winner; lives until `Drop`.
+                unsafe { &*existing }
+            }
+        }
+    }
+
+    /// The most threads this pool runs at once.
+    ///
+    /// ```
+    /// assert_eq!(zap_pool::ThreadPool::with_max_threads(3).max_threads(), 3);
+    /// ```
+    pub fn max_threads(&self) -> usize {
+        self.core().config().max_threads
+    }
+
+    /// Runs `f` on the pool. Allocates once (the task and `f` together).
+    ///
+    /// Fails, handing `f` back, if the pool was shut down and the caller is
+    /// not one of its workers. A task running on this pool can always spawn
+    /// more: the pool runs them before `join_workers` returns.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// pool.spawn(move || tx.send("hi").unwrap()).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), "hi");
+    /// pool.shutdown();
+    /// let refused = pool.spawn(|| ()).unwrap_err();
+    /// let _f = refused.into_inner(); // the closure, back
+    /// ```
+    pub fn spawn<F>(&self, f: F) -> Result<(), SpawnError<F>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        HeapTask::spawn(self.core(), f).map_err(SpawnError::new)
+    }
+
+    /// Schedules a batch of raw tasks with one notification. Performs no heap
+    /// allocation (beyond starting a thread the first time one is needed).
+    ///
+    /// Fails, handing the batch back untouched, if the pool was shut down and
+    /// the caller is not one of its workers.
+    ///
+    /// # Safety
+    ///
+    /// For every task in `batch`, until its callback starts:
+    /// * the task stays alive and does not move;
+    /// * it is in no other batch, and not scheduled again;
+    /// * nothing else reads or writes it.
+    ///
+    /// The callback runs on some pool thread (or on the thread that calls
+    /// [`join_workers`](ThreadPool::join_workers)), so whatever it touches must be safe to use
+    /// from there (`Send`).
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use zap_pool::{ThreadPool, raw::{Batch, Task}};
+    /// unsafe fn noop(_: NonNull<Task>) {}
+    /// let pool = ThreadPool::with_max_threads(1);
+    /// let mut task = Task::new(noop);
+    /// // SAFETY: `task` outlives the pool's use of it: we join before it drops.
+    /// unsafe { pool.schedule(Batch::from(&mut task)) }.unwrap();
+    /// pool.shutdown();
+    /// pool.join_workers();
+    /// ```
+    pub unsafe fn schedule(&self, batch: Batch) -> Result<(), ScheduleError> {
+        self.core().schedule(batch).map_err(ScheduleError::new)
+    }
+
+    /// Runs `a` and `b` on this pool, potentially in parallel, and returns
+    /// both results: rayon's `join`, with no heap allocation.
+    ///
+    /// On a worker of this pool this is [`zap_pool::join`](crate::join): `b`
+    /// is offered to the other workers while `a` runs here, and runs here
+    /// too if nobody took it. From any other thread the whole join is sent
+    /// into the pool as one job that lives on this thread's stack, and this
+    /// thread blocks (on a futex) until it finished; nested calls of
+    /// [`zap_pool::join`](crate::join) inside `a` and `b` then fork on the
+    /// pool's workers. If the pool was shut down and this thread is not one
+    /// of its workers, `a` and then `b` run here.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of `a` or `b` once both have finished (see
+    /// [`zap_pool::join`](crate::join)).
+    ///
+    /// ```
+    /// fn fib(n: u32) -> u64 {
+    ///     if n < 2 {
+    ///         return n as u64;
+    ///     }
+    ///     let (a, b) = zap_pool::join(|| fib(n - 1), || fib(n - 2));
+    ///     a + b
+    /// }
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// assert_eq!(pool.join(|| fib(20), || fib(19)), (6765, 4181));
+    /// ```
+    pub fn join<A, B, RA, RB>(&self, a: A, b: B) -> (RA, RB)
+    where
+        A: FnOnce() -> RA + Send,
+        B: FnOnce() -> RB + Send,
+        RA: Send,
+        RB: Send,
+    {
+        fork_join::join::join_in(self.core(), a, b)
+    }
+
+    /// Runs `body` with a [`Scope`] whose tasks may borrow from the caller,
+    /// and returns once `body` and every task spawned in the scope have
+    /// finished.
+    ///
+    /// `body` runs on the calling thread, as with [`std::thread::scope`].
+    /// On a worker of this pool, waiting for the tasks means running tasks
+    /// of the pool meanwhile; on any other thread it blocks on a futex.
+    ///
+    /// # Panics
+    ///
+    /// If `body` or a task of the scope panicked, the panic is re-raised
+    /// here once all of them have finished (the body's panic first, else
+    /// the first task's).
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let words = vec!["zap", "pool", "scope"];
+    /// let mut lengths = vec![0; words.len()];
+    /// pool.scope(|s| {
+    ///     for (word, len) in words.iter().zip(&mut lengths) {
+    ///         s.spawn(move |_| *len = word.len());
+    ///     }
+    /// });
+    /// assert_eq!(lengths, [3, 4, 5]);
+    /// ```
+    pub fn scope<'scope, F, R>(&self, body: F) -> R
+    where
+        F: FnOnce(&Scope<'scope>) -> R,
+    {
+        Scope::run(self.core(), body)
+    }
+
+    /// Runs `f` on the pool and returns a [`JoinHandle`] to wait for its
+    /// result. Allocates once (task, closure and result slot together).
+    ///
+    /// Fails, handing `f` back, if the pool was shut down and the caller is
+    /// not one of its workers, as [`spawn`](ThreadPool::spawn) does.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let handles: Vec<_> = (0..4u64)
+    ///     .map(|i| pool.spawn_with_handle(move || i * i).unwrap())
+    ///     .collect();
+    /// let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    /// assert_eq!(squares, [0, 1, 4, 9]);
+    /// ```
+    pub fn spawn_with_handle<F, T>(&self, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        JoinHandle::spawn(self.core(), f).map_err(SpawnError::new)
+    }
+
+    /// Stops accepting tasks from outside the pool and lets the workers exit
+    /// once every accepted task has run. Returns at once; idempotent.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(1);
+    /// pool.shutdown();
+    /// assert!(pool.spawn(|| ()).is_err());
+    /// ```
+    pub fn shutdown(&self) {
+        self.core().shutdown();
+    }
+
+    /// Waits until the pool has been shut down (by any thread) and every
+    /// accepted task has run, then lets the worker threads go.
+    ///
+    /// Returns at once if the pool was already joined. Without a call to
+    /// [`shutdown`](ThreadPool::shutdown) it waits for one, like the
+    /// original Zap pool; `Drop` does both.
+    ///
+    /// The workers are detached threads: when `join_workers` returns none of them
+    /// touches the pool any more, and each is about to exit.
+    ///
+    /// # Panics
+    ///
+    /// If called from a task running on this pool, which would wait for
+    /// itself.
+    ///
+    /// ```
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// pool.spawn(|| println!("hello")).unwrap();
+    /// pool.shutdown();
+    /// pool.join_workers(); // "hello" has been printed
+    /// ```
+    pub fn join_workers(&self) {
+        let core = self.core();
+        assert!(
+            !core.is_own_worker(),
+            "ThreadPool::join_workers called from one of its own tasks: it would wait for itself"
+        );
+        core.join_workers();
+    }
+}
+
+impl Default for ThreadPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = self.core.load(Ordering::Acquire);
+        let mut d = f.debug_struct("ThreadPool");
+        if core.is_null() {
+            d.field("started", &false);
+        } else {
+            // SAFETY: published cores live until `Drop`.
+            let core = unsafe { &*core };
+            d.field("max_threads", &core.config().max_threads)
+                .field("sync", &core.debug_word());
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+impl Drop for ThreadPool {
+    /// Shuts the pool down and joins it: every accepted task runs first.
+    ///
+    /// Dropped from one of its own tasks, the pool cannot wait for itself:
+    /// it shuts down and its shared state is leaked (a few hundred bytes)
+    /// instead of freed under the running workers.
+    fn drop(&mut self) {
+        let core = self.core.load(Ordering::Acquire);
+        if core.is_null() {
+            return;
+        }
+        // SAFETY: published cores live until here.
+        let pool = unsafe { &*core };
+        pool.shutdown();
+        if pool.is_own_worker() {
+            return;
+        }
+        pool.join_workers();
+        sync::ghost::freed(core as *const ());
+        // The model builds keep the memory (see `sync::ghost`); the mark
+        // above is what their checks look at.
+        if cfg!(not(any(loom, shuttle))) {
+            // SAFETY: `join_workers` returned: no worker touches the core any more
+            // (hazard 5), and `&mut self` rules out every other user.
+            drop(unsafe { Box::from_raw(core) });
+        }
+    }
+}
