@@ -10,6 +10,7 @@
 //! against and the mutations of `scripts/mutants.sh` that it kills.
 #![cfg(loom)]
 
+mod bell;
 mod buffer;
 mod event;
 mod fork_join;
@@ -17,6 +18,7 @@ mod join_deque;
 mod latch;
 mod lifecycle;
 mod queue;
+mod scope;
 mod sync_word;
 
 #[path = "../tests/common/outcomes.rs"]
@@ -42,6 +44,17 @@ where
     F: Fn() + Sync + Send + 'static,
 {
     model_with_bound_cap(usize::MAX, f)
+}
+
+/// A test's preemption-bound cap: `ci` in the CI run, `long` when
+/// `ZAP_LOOM_LONG` is set (the documented long run, which also runs the
+/// mutations that only a deeper search kills: `scripts/mutants.sh --long`).
+pub fn bound_cap(ci: usize, long: usize) -> usize {
+    if std::env::var_os("ZAP_LOOM_LONG").is_some() {
+        long
+    } else {
+        ci
+    }
 }
 
 /// As [`model`], with the preemption bound (`LOOM_MAX_PREEMPTIONS`) capped at

@@ -44,7 +44,7 @@ MODULE_LAYER = {
 # top layer.
 TOP_ITEMS = {
     "ThreadPool", "Builder", "BuildError", "SpawnError", "ScheduleError",
-    "JoinHandle", "Scope", "join", "WorkerThread", "MAX_THREADS",
+    "JoinHandle", "Scope", "join", "WorkerThread", "MAX_THREADS", "MIN_STACK_SIZE",
 }
 
 CRATE_PATH = re.compile(r"\bcrate::(\w+)")

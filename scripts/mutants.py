@@ -10,7 +10,10 @@ A mutation is KILLED when that test fails (or exceeds the time limit, shown
 as such), SURVIVED when it passes. The unmutated tests are run first: a
 mutation can only count as killed against a suite that passes without it.
 
-    scripts/mutants.sh              # every mutation
+    scripts/mutants.sh              # every mutation that the CI tests kill
+    scripts/mutants.sh --long       # also those that only the long-run
+                                    # bounds kill (`loom-long`), and every
+                                    # long-run test of the others
     scripts/mutants.sh --list       # the table, nothing run
     scripts/mutants.sh NAME...      # only these
 
@@ -38,6 +41,13 @@ TOOLS = {
     "shuttle": {
         "env": {"RUSTFLAGS": "--cfg shuttle"},
         "target": "shuttle_tests",
+    },
+    # The loom tests with their long-run preemption bounds: only with --long.
+    "loom-long": {
+        "env": {"LOOM_MAX_PREEMPTIONS": "2", "RUSTFLAGS": "--cfg loom -C debug-assertions",
+                "ZAP_LOOM_LONG": "1"},
+        "target": "loom_tests",
+        "long": True,
     },
 }
 
@@ -98,12 +108,12 @@ MUTATIONS = [
         "join-fast-path",
         "hazard 5: join_workers returns at once when it sees shutdown with no threads left",
         "src/scheduler/lifecycle.rs",
-        "        self.last_exit.wait();\n        self.registry.release_all();",
+        "        self.last_exit.wait();\n        self.finish_join();",
         "        let w = self.sync_word(crate::sync::atomic::Ordering::Acquire);\n"
         "        if !(w.state() == super::sync_word::State::Shutdown && w.spawned() == 0) {\n"
         "            self.last_exit.wait();\n"
         "        }\n"
-        "        self.registry.release_all();",
+        "        self.finish_join();",
         [("loom", "lifecycle::join_returns_only_after_the_last_access")],
     ),
     (
@@ -137,16 +147,16 @@ MUTATIONS = [
         "latch-set-no-wake",
         "lost wake-up: Latch::set never wakes the futex, so a waiter that announced SLEEPING sleeps for ever",
         "src/structures/latch.rs",
-        "            futex::wake_one(state);\n",
-        "",
+        "            SLEEPING => futex::wake_one(state),\n",
+        "            SLEEPING => {}\n",
         [("loom", "latch::set_wakes_the_blocked_waiter_with_its_writes")],
     ),
     (
         "latch-set-relaxed",
-        "ordering: Latch::set swaps SET in with Relaxed, publishing nothing",
+        "ordering: Latch::set's CAS to SET (or SETTING) is Acquire only, publishing nothing",
         "src/structures/latch.rs",
-        "(*state).swap(SET, Ordering::Release)",
-        "(*state).swap(SET, Ordering::Relaxed)",
+        "(*state).compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Relaxed)",
+        "(*state).compare_exchange_weak(old, new, Ordering::Acquire, Ordering::Relaxed)",
         [("loom", "latch::set_wakes_the_blocked_waiter_with_its_writes"),
          ("loom", "latch::probe_true_publishes_the_setters_writes")],
     ),
@@ -180,6 +190,70 @@ MUTATIONS = [
         "            .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)\n            .is_ok()",
         "            .fetch_add(0, Ordering::Relaxed)\n            < 2",
         [("loom", "fork_join::handle_task_runs_once_claimed_or_waited")],
+    ),
+    # --- bell and latch (loom) ---
+    (
+        "bell-prepare-fence-removed",
+        "store buffering: a bell sleeper reads the epoch and checks its condition with no SeqCst fence after counting itself",
+        "src/structures/bell.rs",
+        "        // SeqCst: pairs with the fence in `ring`; the caller's check of its\n"
+        "        // condition comes after it.\n"
+        "        fence(Ordering::SeqCst);\n",
+        "",
+        [("loom", "bell::a_ring_after_the_condition_wakes_the_sleeper")],
+    ),
+    (
+        "bell-ring-fence-removed",
+        "store buffering: a ringer reads the sleeper count with no SeqCst fence after making the condition true",
+        "src/structures/bell.rs",
+        "        // SeqCst: pairs with the fence in `prepare`: the caller's write of\n"
+        "        // the condition comes before it.\n"
+        "        fence(Ordering::SeqCst);\n",
+        "",
+        [("loom", "bell::a_ring_after_the_condition_wakes_the_sleeper")],
+    ),
+    (
+        "bell-ring-wakes-one",
+        "lost wake-up: a ring wakes one sleeper, as an Event token would, though the bell keeps no token",
+        "src/structures/bell.rs",
+        "            futex::wake_all(&raw const bell.epoch);",
+        "            futex::wake_one(&raw const bell.epoch);",
+        [("loom", "bell::a_ring_wakes_every_sleeper")],
+    ),
+    (
+        "latch-ringing-no-ring",
+        "lost wake-up: Latch::set finds its waiter asleep on a bell and does not ring it",
+        "src/structures/latch.rs",
+        "                unsafe { Bell::ring(bell) };\n",
+        "                let _ = bell;\n",
+        [("loom", "latch::set_rings_the_bell_its_waiter_sleeps_on")],
+    ),
+    # --- scope (loom) ---
+    (
+        "scope-complete-no-acquire",
+        "ordering: a task's decrement of `pending` is Release only, so the last task does not acquire the others' writes before it sets the latch",
+        "src/fork_join/scope.rs",
+        "        if unsafe { (*this).pending.fetch_sub(1, Ordering::AcqRel) } == 1 {",
+        "        if unsafe { (*this).pending.fetch_sub(1, Ordering::Release) } == 1 {",
+        [("loom-long", "scope::the_last_task_carries_the_other_tasks_writes")],
+    ),
+    (
+        "scope-complete-no-release",
+        "ordering: a task's decrement of `pending` is Acquire only, so it publishes nothing to the decrement that comes last",
+        "src/fork_join/scope.rs",
+        "        if unsafe { (*this).pending.fetch_sub(1, Ordering::AcqRel) } == 1 {",
+        "        if unsafe { (*this).pending.fetch_sub(1, Ordering::Acquire) } == 1 {",
+        [("loom", "scope::a_scope_waits_for_every_task_and_sees_its_writes"),
+         ("loom", "scope::a_task_panic_reaches_the_scope_caller")],
+    ),
+    (
+        "scope-finish-body-no-acquire",
+        "ordering: the body's decrement of `pending` is Release only, so a body whose decrement is the last does not see the tasks' writes",
+        "src/fork_join/scope.rs",
+        "        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {",
+        "        if self.pending.fetch_sub(1, Ordering::Release) == 1 {",
+        [("loom", "scope::a_scope_waits_for_every_task_and_sees_its_writes"),
+         ("loom", "scope::a_task_panic_reaches_the_scope_caller")],
     ),
     # --- whole pool (shuttle) ---
     (
@@ -243,20 +317,20 @@ MUTATIONS = [
         "shutdown-skips-drain",
         "a worker leaves at shutdown without draining: what is still queued falls to the joiner",
         "src/scheduler/worker.rs",
-        "Err(Shutdown) => return self.drain(),",
-        "Err(Shutdown) => return,",
+        "Err(_) => return self.drain(),",
+        "Err(_) => return,",
         [("shuttle", "pool::outside_producers_and_nested_spawns")],
     ),
     (
         "join-fast-path-shuttle",
         "hazard 5: join_workers returns at once when it sees shutdown with no threads left",
         "src/scheduler/lifecycle.rs",
-        "        self.last_exit.wait();\n        self.registry.release_all();",
+        "        self.last_exit.wait();\n        self.finish_join();",
         "        let w = self.sync_word(crate::sync::atomic::Ordering::Acquire);\n"
         "        if !(w.state() == super::sync_word::State::Shutdown && w.spawned() == 0) {\n"
         "            self.last_exit.wait();\n"
         "        }\n"
-        "        self.registry.release_all();",
+        "        self.finish_join();",
         [("shuttle", "pool::join_returns_after_the_last_worker_left")],
     ),
     # --- queue and buffer ---
@@ -500,8 +574,8 @@ MUTATIONS = [
         "fj-wait-for-never-helps",
         "a worker waiting for a join, a scope or a handle never runs other tasks of its pool",
         "src/scheduler/worker.rs",
-        "if let Some(stole) = worker.find_task() {",
-        "if let Some(stole) = None::<Stole> {",
+        "            if let Some(stole) = w.find_task() {",
+        "            if let Some(stole) = None::<Stole> {",
         [("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles"),
          ("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
     ),
@@ -509,16 +583,16 @@ MUTATIONS = [
         "fj-wait-for-ignores-all-started",
         "a waiting worker blocks on the latch as soon as a search finds nothing, even while awaited tasks are still queued",
         "src/scheduler/worker.rs",
-        "} else if all_started() {",
-        "} else if true || all_started() {",
+        "        if own && !all_started() {",
+        "        if own && !all_started() && false {",
         [("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
     ),
     (
         "fj-latch-set-no-wake",
         "lost wake-up: Latch::set never wakes a waiter that announced it sleeps",
         "src/structures/latch.rs",
-        "            futex::wake_one(state);\n",
-        "            let _ = state;\n",
+        "            SLEEPING => futex::wake_one(state),\n",
+        "            SLEEPING => {}\n",
         [("shuttle", "fork_join::join_trees_run_every_leaf_once"),
          ("shuttle", "fork_join::nested_scopes_wait_for_every_task"),
          ("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles"),
@@ -539,7 +613,7 @@ MUTATIONS = [
         "fj-scope-returns-without-waiting",
         "a scope returns when its body does, without waiting for the tasks still queued or running",
         "src/fork_join/scope.rs",
-        "        scheduler::wait_for(self.pool, &self.latch, &|| {\n"
+        "        scheduler::wait_for(Some(pool), &self.latch, &|| {\n"
         "            self.queued.load(Ordering::Relaxed) == 0\n"
         "        });\n",
         "",
@@ -549,13 +623,75 @@ MUTATIONS = [
         "fj-join-runs-stolen-b-inline",
         "exactly once: join runs b on the caller even when a thief took its job (the deque pop came back empty)",
         "src/fork_join/join.rs",
-        "            scheduler::wait_for(worker.pool(), &job.done.latch, &|| true);\n"
+        "            scheduler::wait_for(Some(worker.pool()), &job.done.latch, &|| true);\n"
         "            job.done.take()\n",
         "            // SAFETY: none: the thief may hold the job (the mutation).\n"
         "            let b = unsafe { job.take_f() };\n"
         "            Ok(b())\n",
         [("shuttle", "fork_join::join_trees_run_every_leaf_once"),
          ("shuttle", "fork_join::panics_are_re_raised_after_every_task_finished")],
+    ),
+    # --- waiting that never hangs (shuttle, behaviours 1-6 of docs/fork_join.md) ---
+    (
+        "outside-waiter-never-helps",
+        "behaviour 1: a thread waiting for work of a pool with no worker neither retries the spawn nor runs the queued tasks: it blocks on the latch",
+        "src/scheduler/worker.rs",
+        "        if let Some(job) = job.filter(|job| !own && !job.registry.has_worker()) {",
+        "        if let Some(job) = job.filter(|_| false) {",
+        [("shuttle", "liveness::outside_waiter_survives_failed_spawns")],
+    ),
+    (
+        "cross-pool-waiter-blocks",
+        "behaviour 2: a worker waiting on another pool's work runs no task of its own pool and blocks on the latch",
+        None,
+        [("src/scheduler/worker.rs",
+          "            if let Some(stole) = w.find_task() {",
+          "            if let Some(stole) = w.find_task().filter(|_| own) {"),
+         ("src/scheduler/worker.rs",
+          "        let Some(w) = here.filter(|w| w.registered) else {",
+          "        let Some(w) = here.filter(|w| w.registered && own) else {")],
+        None,
+        [("shuttle", "liveness::workers_waiting_on_another_pool_run_their_own_tasks")],
+    ),
+    (
+        "waiter-sleeps-on-the-latch",
+        "behaviour 3: a worker waiting inside a task sleeps on the latch's futex, not idle in its pool, so no notification reaches it",
+        "src/scheduler/worker.rs",
+        "        let Some(w) = here.filter(|w| w.registered) else {",
+        "        let Some(w) = here.filter(|w| w.registered && false) else {",
+        [("shuttle", "liveness::a_worker_blocked_in_a_wait_is_woken_for_new_work")],
+    ),
+    (
+        "abandon-only-shuts-down",
+        "behaviour 4: a pool dropped from its own task only shuts down; its workers wait for a joiner that never comes",
+        "src/thread_pool.rs",
+        "            pool.abandon();\n",
+        "            pool.shutdown();\n",
+        [("shuttle", "liveness::dropping_a_pool_from_its_own_task_lets_every_worker_exit")],
+    ),
+    (
+        "hooks-may-join-workers",
+        "behaviour 5: join_workers from a hook (on_thread_stop) waits for its own thread instead of panicking",
+        "src/thread_pool.rs",
+        "        if let Some(hook) = core.current_hook() {",
+        "        if let Some(hook) = core.current_hook().filter(|_| false) {",
+        [("shuttle", "liveness::join_workers_from_a_thread_hook_panics_naming_the_hook")],
+    ),
+    (
+        "refused-join-forks-on-the-caller",
+        "behaviour 6: a join refused by a shut-down pool forks on the caller, a worker of another pool, instead of running a then b",
+        "src/fork_join/join.rs",
+        "        Some(worker) => join_on_worker(worker, a, b),\n        None => (a(), b()),\n    });",
+        "        Some(worker) => join_on_worker(worker, a, b),\n        None => join(a, b),\n    });",
+        [("shuttle", "liveness::join_on_a_shut_down_pool_from_another_pools_worker_runs_inline")],
+    ),
+    (
+        "wait-pops-own-join-deque",
+        "J2: a worker's search (inside a wait) pops its own join deque, taking an enclosing join's job, so the inner join later pops the outer one's entry",
+        "src/scheduler/worker.rs",
+        "        if let Some(task) = self.ring.pop() {\n            return Some(Stole {\n                task,\n                pushed: false,\n            });\n        }\n        self.ring.consume(&self.worker.queue)",
+        "        if let Some(task) = self.join_deque.pop() {\n            return Some(Stole {\n                task,\n                pushed: false,\n            });\n        }\n        if let Some(task) = self.ring.pop() {\n            return Some(Stole {\n                task,\n                pushed: false,\n            });\n        }\n        self.ring.consume(&self.worker.queue)",
+        [("shuttle", "liveness::a_wait_inside_nested_joins_keeps_the_join_deque_in_order")],
     ),
     (
         "batch-unterminated-walk",
@@ -660,7 +796,15 @@ def main(argv):
     if unknown:
         print(f"unknown mutation(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    selected = [m for m in MUTATIONS if not wanted or m[0] in wanted]
+    long = "--long" in argv
+    def is_long(m):
+        return all(TOOLS[tool].get("long") for tool, _ in m[5])
+    selected = [m for m in MUTATIONS
+                if (m[0] in wanted) or (not wanted and (long or not is_long(m)))]
+    # Without --long, a selected mutation is judged by its CI tests only.
+    if not long:
+        selected = [m[:5] + ([t for t in m[5] if not TOOLS[t[0]].get("long")] or m[5],)
+                    for m in selected]
 
     os.makedirs(WORK, exist_ok=True)
     # One run at a time: runs share the scratch copy and its target dir.

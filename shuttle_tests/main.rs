@@ -14,6 +14,7 @@
 mod common;
 mod event;
 mod fork_join;
+mod liveness;
 mod pool;
 mod replay;
 
@@ -71,6 +72,9 @@ where
     let dir = failure_dir();
     let _ = std::fs::create_dir_all(&dir);
     let mut config = shuttle::Config::new();
+    // Every shuttle thread, the main one included, runs on a stack of this
+    // size; the default (60 KiB) is too small for nested fork-join.
+    config.stack_size = 1 << 20;
     config.failure_persistence = shuttle::FailurePersistence::File(Some(dir.clone()));
     let body = Arc::new(body);
     let explore = {

@@ -298,7 +298,8 @@ fn mark_accepted(ctx: &RawCtx, first: usize, len: usize) {
     }
 }
 
-/// Batch sizes: 1, 3 and 300, more than a ring holds (256).
+/// Batch sizes: 1, 3 and 300, more than a ring holds (8 under shuttle, 256
+/// in real builds).
 const SIZES: [usize; 3] = [1, 3, 300];
 const SPAWNER: usize = 1 + 3 + 300;
 const RAW_JOBS: usize = 2 * SPAWNER + 1;
@@ -404,7 +405,7 @@ fn raw_scenario(outcomes: &Arc<Outcomes>) {
 
 /// Guards against lost or doubled raw tasks across every path a batch can
 /// take: into the global queue from outside (1, 3, and 300 at once), into a
-/// worker's ring from inside, overflowing the ring (300 > 256) into the
+/// worker's ring from inside, overflowing the ring (300 > 8) into the
 /// worker's queue, stolen in halves; and against stale links (hazard 7): a
 /// job that reschedules itself still carries the `next` link of the batch
 /// or queue it came from, and a push that followed links would run its old

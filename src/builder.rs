@@ -67,18 +67,35 @@ impl Builder {
         self
     }
 
-    /// The stack size of each worker thread, in bytes.
+    /// The stack size of each worker thread, in bytes: at least
+    /// [`MIN_STACK_SIZE`] (64 KiB), or `build` fails. Default: the
+    /// platform's default for new threads (2 MiB on Linux).
+    ///
+    /// The minimum leaves room for the pool's own frames and for a task that
+    /// panics while the panic hook prints a backtrace; anything below it is
+    /// an error rather than a stack overflow waiting to happen. A task that
+    /// waits inside the pool (`join`, `scope`, a handle) may run other tasks
+    /// on top of its own frames meanwhile: size the stack for the deepest
+    /// nesting of your tasks.
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder().stack_size(1 << 20).build().unwrap();
     /// # drop(pool);
+    /// assert!(zap_pool::ThreadPool::builder().stack_size(4096).build().is_err());
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.config.stack_size = Some(bytes);
         self
     }
 
-    /// Names the worker threads: called with each worker's index.
+    /// Names the worker threads: called with each worker's index. Default:
+    /// `zap-pool-N`.
+    ///
+    /// The closure runs on whichever thread starts the worker (the one that
+    /// scheduled the work). It may use the pool; a thread that it causes to
+    /// start while it runs gets the default name (the closure is `FnMut`
+    /// and cannot run twice at once). A panic in it leaves the thread
+    /// unnamed.
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder().thread_name(|i| format!("sorter-{i}")).build().unwrap();
@@ -94,6 +111,12 @@ impl Builder {
 
     /// Runs on each worker thread when it starts, with its index.
     ///
+    /// The thread is a worker of the pool already: pool methods work as in a
+    /// task, except [`ThreadPool::join_workers`] (and so `Drop`'s wait),
+    /// which would wait for this very thread: it panics (the panic goes to
+    /// the [`panic_handler`](Builder::panic_handler)), and `Drop` does not
+    /// wait. The same holds in every hook of the pool.
+    ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder().on_thread_start(|i| eprintln!("worker {i} up")).build().unwrap();
     /// # drop(pool);
@@ -108,7 +131,10 @@ impl Builder {
 
     /// Runs on each worker thread when it stops, with its index, after its
     /// last task. The thread no longer counts as a worker of the pool then,
-    /// and the pool is shut down: a `spawn` from the hook is refused.
+    /// and the pool is shut down: a `spawn` from the hook is refused, and
+    /// [`ThreadPool::join_workers`] panics with a message naming this hook
+    /// (the thread still holds its place in the pool, so the join would
+    /// wait for it).
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder().on_thread_stop(|i| eprintln!("worker {i} done")).build().unwrap();
@@ -123,7 +149,8 @@ impl Builder {
     }
 
     /// Receives the payload of every panic of a task (or of a thread hook).
-    /// If the handler itself panics, the process aborts.
+    /// If the handler itself panics, the process aborts (so a
+    /// [`ThreadPool::join_workers`] from here, which panics, aborts too).
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder()
@@ -144,6 +171,12 @@ impl Builder {
     /// receives a [`WorkerThread`] and must call [`WorkerThread::run`] on a new
     /// thread. Returning an error (or dropping the `WorkerThread`) is a failed
     /// spawn: the pool undoes it and carries on.
+    ///
+    /// The handler runs on the thread that schedules work; it may use the
+    /// pool (a spawn from it may start a further thread, up to
+    /// `max_threads`). A handler that keeps the `WorkerThread` and starts it
+    /// later is allowed; while it holds one, a thread that waits for the
+    /// pool's work polls until the worker starts or the spawn fails.
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder()
@@ -168,6 +201,10 @@ impl Builder {
     /// Receives the error of every failed thread spawn. Default: print it to
     /// stderr.
     ///
+    /// It may use the pool; a spawn that fails while the handler runs is
+    /// printed to stderr instead of being reported to the handler again (so
+    /// that a handler that spawns cannot recurse without end).
+    ///
     /// ```
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .spawn_error_handler(|error| eprintln!("no thread: {error}"))
@@ -187,7 +224,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] if `max_threads` is 0 or more than [`MAX_THREADS`].
+    /// [`BuildError`] if `max_threads` is 0 or more than [`MAX_THREADS`], or
+    /// `stack_size` is below [`MIN_STACK_SIZE`].
     ///
     /// ```
     /// let err = zap_pool::ThreadPool::builder().max_threads(20_000).build().unwrap_err();
@@ -204,12 +242,19 @@ impl Builder {
             None => sync::thread::available_parallelism().clamp(1, MAX_THREADS),
             Some(n) => check_max_threads(n)?,
         };
+        if let Some(bytes) = self.config.stack_size.filter(|&b| b < MIN_STACK_SIZE) {
+            return Err(BuildError::stack_size(bytes));
+        }
         Ok(Config {
             max_threads,
             ..self.config
         })
     }
 }
+
+/// The smallest stack a worker thread may be given
+/// ([`Builder::stack_size`]): 64 KiB.
+pub const MIN_STACK_SIZE: usize = 64 * 1024;
 
 /// The rule for `max_threads`, `const` so that
 /// [`ThreadPool::with_max_threads`] applies it at compile time in a `static`.

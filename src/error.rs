@@ -1,6 +1,7 @@
 //! The crate's errors: a configuration the builder rejects, and work a
 //! shut-down pool hands back.
 
+use crate::builder::MIN_STACK_SIZE;
 use crate::raw::Batch;
 use crate::scheduler::MAX_THREADS;
 use core::fmt;
@@ -20,6 +21,7 @@ pub struct BuildError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum BuildErrorKind {
     MaxThreads(usize),
+    StackSize(usize),
 }
 
 impl BuildError {
@@ -32,12 +34,25 @@ impl BuildError {
     }
 }
 
+impl BuildError {
+    /// `stack_size` below `MIN_STACK_SIZE`.
+    pub(crate) fn stack_size(bytes: usize) -> Self {
+        Self {
+            kind: BuildErrorKind::StackSize(bytes),
+        }
+    }
+}
+
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
             BuildErrorKind::MaxThreads(n) => write!(
                 f,
                 "max_threads is {n}, but must be between 1 and {MAX_THREADS}"
+            ),
+            BuildErrorKind::StackSize(n) => write!(
+                f,
+                "stack_size is {n} bytes, but must be at least {MIN_STACK_SIZE}"
             ),
         }
     }

@@ -31,9 +31,12 @@
 //!   allocation: the forked closure lives on the caller's stack),
 //!   [`ThreadPool::scope`] (tasks that borrow from the caller; one allocation
 //!   each) and [`ThreadPool::spawn_with_handle`] (a [`JoinHandle`] for the
-//!   result; one allocation). A worker that waits for forked work runs other
-//!   tasks of its pool meanwhile, so nesting never deadlocks, even on one
-//!   thread; a thread outside the pool blocks on a futex.
+//!   result; one allocation). A worker that waits for forked work, of its
+//!   own pool or of another, runs other tasks of its pool meanwhile and
+//!   sleeps where the pool's wake-ups reach it, so nesting never deadlocks,
+//!   even on one thread and across pools; a thread outside the pool blocks
+//!   on a futex (and runs the work itself if the pool cannot start a
+//!   thread).
 //!
 //! ## Semantics
 //!
@@ -57,8 +60,16 @@
 //!   handler aborts the process.
 //! * **A failed thread spawn** is undone: the pool's state is repaired, the
 //!   error goes to the [`Builder::spawn_error_handler`] (by default it is
-//!   printed to stderr), and every accepted task still runs on a thread that
-//!   does start, or at the latest on the thread that calls `join`.
+//!   printed to stderr), and every accepted task still runs: on a thread that
+//!   does start, on a thread that waits for it (`join`, `scope`, a handle:
+//!   such a thread retries the spawn and runs the queued tasks itself while
+//!   no worker exists), or at the latest on the thread that calls
+//!   `join_workers`.
+//! * **Ending a pool leaves no thread behind**, whichever way it ends:
+//!   `shutdown` + `join_workers`, `Drop`, or `Drop` from one of the pool's
+//!   own tasks or hooks (then the last worker out releases the others). A
+//!   task that never returns keeps its thread, and `join_workers` and `Drop`
+//!   wait for it.
 //!
 //! ## Correctness
 //!
@@ -72,7 +83,7 @@
 //! ## Module map
 //!
 //! Each folder is a layer and imports only the layers listed below it
-//! (`scripts/check-layers.sh` checks it); each file holds one component,
+//! (`scripts/check-layers.py` checks it); each file holds one component,
 //! with its algorithm at the top, and has a proof note and a model test of
 //! the same name (`docs/README.md` maps them):
 //!
@@ -97,7 +108,7 @@ mod structures;
 mod sync;
 mod thread_pool;
 
-pub use crate::builder::Builder;
+pub use crate::builder::{Builder, MIN_STACK_SIZE};
 pub use crate::error::{BuildError, ScheduleError, SpawnError};
 pub use crate::fork_join::{JoinHandle, Scope, join};
 pub use crate::scheduler::{MAX_THREADS, WorkerThread};

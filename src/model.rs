@@ -2,6 +2,7 @@
 //! the futex model's counters. Compiled only with `--cfg loom` or
 //! `--cfg shuttle`.
 
+pub use crate::structures::bell::Bell;
 pub use crate::structures::buffer::{Buffer, CAPACITY, Owner as BufferOwner, Stole};
 pub use crate::structures::event::{EMPTY, Event, NOTIFIED, SHUTDOWN, WAITING};
 pub use crate::structures::join_deque::{
@@ -32,4 +33,10 @@ pub fn set_spurious(on: bool) {
 pub fn word(pool: &crate::ThreadPool) -> (u32, bool, u32, u32) {
     let w = pool.core().debug_word();
     (w.state() as u32, w.notified(), w.spawned(), w.idle())
+}
+
+/// How many counts a scope's `pending` holds: its body's (until the body
+/// returns) and one per task that has not finished.
+pub fn scope_pending(scope: &crate::Scope<'_>) -> usize {
+    scope.pending_snapshot()
 }

@@ -88,10 +88,8 @@ impl ThreadPool {
 
     /// A pool whose core exists from the start (`Builder::build`).
     pub(crate) fn with_config(config: Config) -> Self {
-        let core = Box::into_raw(Box::new(Pool::new(config)));
-        sync::ghost::allocated(core as *const ());
         Self {
-            core: AtomicPtr::new(core),
+            core: AtomicPtr::new(Pool::boxed(config)),
             lazy_max_threads: 0,
         }
     }
@@ -115,8 +113,7 @@ impl ThreadPool {
         let config = builder
             .resolve()
             .expect("the const constructor checked max_threads");
-        let fresh = Box::into_raw(Box::new(Pool::new(config)));
-        sync::ghost::allocated(fresh as *const ());
+        let fresh = Pool::boxed(config);
         // AcqRel: Release publishes the new core; Acquire (also the failure
         // ordering) sees a core that another thread published first.
         match self.core.compare_exchange(
@@ -129,7 +126,7 @@ impl ThreadPool {
             Ok(_) => unsafe { &*fresh },
             Err(existing) => {
                 // SAFETY: `fresh` was never shared.
-                drop(unsafe { Box::from_raw(fresh) });
+                unsafe { Pool::free(fresh) };
                 // SAFETY: published by the winner; lives until `Drop`.
                 unsafe { &*existing }
             }
@@ -206,10 +203,23 @@ impl ThreadPool {
     /// is offered to the other workers while `a` runs here, and runs here
     /// too if nobody took it. From any other thread the whole join is sent
     /// into the pool as one job that lives on this thread's stack, and this
-    /// thread blocks (on a futex) until it finished; nested calls of
+    /// thread waits until it finished; nested calls of
     /// [`zap_pool::join`](crate::join) inside `a` and `b` then fork on the
     /// pool's workers. If the pool was shut down and this thread is not one
-    /// of its workers, `a` and then `b` run here.
+    /// of its workers, `a` and then `b` run here, on this thread.
+    ///
+    /// Waiting never hangs the caller on a pool that cannot run the job:
+    ///
+    /// * A worker of another pool keeps running its own pool's tasks while
+    ///   it waits, so pools may nest in each other in any way.
+    /// * Any other thread blocks on a futex while this pool has a worker
+    ///   thread. If it has none and none is starting (every thread spawn
+    ///   failed), the waiting thread retries the spawn (after running 0, 1,
+    ///   2, 4, ... 64 of the pool's tasks, reporting each failure to the
+    ///   [spawn error handler](crate::Builder::spawn_error_handler)) and
+    ///   runs the pool's queued tasks itself meanwhile, this job among them.
+    ///   So when spawns keep failing for ever, the job still completes, on
+    ///   the caller's thread.
     ///
     /// # Panics
     ///
@@ -243,7 +253,9 @@ impl ThreadPool {
     ///
     /// `body` runs on the calling thread, as with [`std::thread::scope`].
     /// On a worker of this pool, waiting for the tasks means running tasks
-    /// of the pool meanwhile; on any other thread it blocks on a futex.
+    /// of the pool meanwhile; on any other thread it waits as
+    /// [`ThreadPool::join`] does (and never hangs on a pool that cannot
+    /// start a thread: it runs the tasks itself).
     ///
     /// # Panics
     ///
@@ -313,10 +325,18 @@ impl ThreadPool {
     /// The workers are detached threads: when `join_workers` returns none of them
     /// touches the pool any more, and each is about to exit.
     ///
+    /// A task that never returns keeps its worker for ever, so
+    /// `join_workers` (and `Drop`) never returns either: the pool cannot
+    /// end a task from outside.
+    ///
     /// # Panics
     ///
-    /// If called from a task running on this pool, which would wait for
-    /// itself.
+    /// If called from a task running on this pool, or from one of its hooks
+    /// ([`on_thread_start`](crate::Builder::on_thread_start),
+    /// [`on_thread_stop`](crate::Builder::on_thread_stop), the
+    /// [`thread_name`](crate::Builder::thread_name) closure, the spawn
+    /// handler, the spawn error handler, the panic handler): it would wait
+    /// for its own thread. The message names the hook.
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
@@ -326,6 +346,11 @@ impl ThreadPool {
     /// ```
     pub fn join_workers(&self) {
         let core = self.core();
+        if let Some(hook) = core.current_hook() {
+            panic!(
+                "ThreadPool::join_workers called from the pool's {hook} hook: it would wait for its own thread"
+            );
+        }
         assert!(
             !core.is_own_worker(),
             "ThreadPool::join_workers called from one of its own tasks: it would wait for itself"
@@ -357,11 +382,16 @@ impl fmt::Debug for ThreadPool {
 }
 
 impl Drop for ThreadPool {
-    /// Shuts the pool down and joins it: every accepted task runs first.
+    /// Shuts the pool down and joins it: every accepted task runs first,
+    /// then the shared state is freed.
     ///
-    /// Dropped from one of its own tasks, the pool cannot wait for itself:
-    /// it shuts down and its shared state is leaked (a few hundred bytes)
-    /// instead of freed under the running workers.
+    /// Dropped where it cannot wait for its own threads (from one of its own
+    /// tasks, or from one of its hooks), the pool shuts down and returns at
+    /// once; every accepted task still runs, and the last worker thread to
+    /// leave releases the others and frees the shared state, so no thread
+    /// is left waiting. (If no worker thread exists at that moment, the
+    /// dropping thread runs what is left itself and the shared state, a few
+    /// hundred bytes, is leaked: it may hold the very closure that runs.)
     fn drop(&mut self) {
         let core = self.core.load(Ordering::Acquire);
         if core.is_null() {
@@ -369,18 +399,14 @@ impl Drop for ThreadPool {
         }
         // SAFETY: published cores live until here.
         let pool = unsafe { &*core };
-        pool.shutdown();
-        if pool.is_own_worker() {
+        if pool.is_own_worker() || pool.current_hook().is_some() {
+            pool.abandon();
             return;
         }
+        pool.shutdown();
         pool.join_workers();
-        sync::ghost::freed(core as *const ());
-        // The model builds keep the memory (see `sync::ghost`); the mark
-        // above is what their checks look at.
-        if cfg!(not(any(loom, shuttle))) {
-            // SAFETY: `join_workers` returned: no worker touches the core any more
-            // (hazard 5), and `&mut self` rules out every other user.
-            drop(unsafe { Box::from_raw(core) });
-        }
+        // SAFETY: `join_workers` returned: no worker touches the core any
+        // more (hazard 5), and `&mut self` rules out every other user.
+        unsafe { Pool::free(core) };
     }
 }

@@ -8,14 +8,15 @@
 //!
 //! `claimed` decides who runs the closure, with one CAS from false to true:
 //! * the task callback, when a worker picks the task up;
-//! * or `JoinHandle::join` on a worker of the same pool, if the task has not
-//!   started yet: the waiter runs the closure itself instead of waiting for
-//!   it (the callback later finds it claimed and only lets go of its count).
+//! * or `JoinHandle::join`, on any thread, if the task has not started yet:
+//!   the joiner runs the closure itself instead of waiting for it (the
+//!   callback later finds it claimed and only lets go of its count).
 //!
 //! Whoever wins runs the closure under `catch_unwind`, stores the result and
 //! sets the latch. A waiter that lost the race therefore waits for a task
-//! that is running on another thread, which is what lets a worker block on
-//! the latch without risking a deadlock (`docs/fork_join.md`, "waiting").
+//! that is running on another thread, which is what lets it sleep without
+//! risking a deadlock, and without naming the task's pool, which may be gone
+//! by then (`docs/fork_join.md`, "waiting").
 //!
 //! Proof: `docs/fork_join.md`; model checks: `loom_tests/fork_join.rs`.
 
@@ -33,8 +34,6 @@ use core::ptr::NonNull;
 struct Header<T> {
     /// First field: a `*mut Task` of this allocation is a `*mut Header`.
     task: Task,
-    /// The pool the task was spawned on; compared, never dereferenced here.
-    pool: *const Pool,
     /// 0 until someone claims the closure, then 1.
     claimed: AtomicU32,
     refs: AtomicUsize,
@@ -160,7 +159,6 @@ impl<T> JoinHandle<T> {
         let job = HandleTask {
             header: Header {
                 task: Task::new(Header::<T>::run_task),
-                pool,
                 claimed: AtomicU32::new(0),
                 refs: AtomicUsize::new(2),
                 done: Completion::new(),
@@ -198,10 +196,12 @@ impl<T> JoinHandle<T> {
     /// Waits for the task and returns its result, or the payload of its
     /// panic.
     ///
-    /// On a worker thread of the task's pool, a task that has not started
-    /// yet runs right here instead, and while the task runs on another
-    /// worker this thread runs other tasks of the pool. On any other thread
-    /// this blocks (on a futex, without spinning) until the task finished.
+    /// A task that has not started yet runs right here instead, on any
+    /// thread: `join` never waits for a task that nobody runs (as a worker
+    /// of the pool would, a thread that joins takes the work over). While
+    /// the task runs on another thread, a worker (of any pool) runs other
+    /// tasks of its own pool meanwhile; any other thread blocks on a futex,
+    /// without spinning.
     ///
     /// ```
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
@@ -215,13 +215,14 @@ impl<T> JoinHandle<T> {
         core::mem::forget(self);
         // SAFETY: we hold the handle's count until `release` below.
         let h = unsafe { header.as_ref() };
-        if scheduler::current_of(h.pool).is_some() && h.claim() {
+        if h.claim() {
             // Not started: run it here rather than wait for it.
             // SAFETY: claimed by us; we hold a count.
             unsafe { (h.execute)(header) };
         } else {
             // Running (or about to) on another thread: it can always finish.
-            scheduler::wait_for(h.pool, &h.done.latch, &|| true);
+            // The pool is not named: it may be gone once the task is done.
+            scheduler::wait_for(None, &h.done.latch, &|| true);
         }
         let result = h.done.take();
         // SAFETY: we give up the handle's count and do not touch `h` again.

@@ -75,7 +75,7 @@ where
         }
         None => {
             // A thief took it: it runs elsewhere (or ran already).
-            scheduler::wait_for(worker.pool(), &job.done.latch, &|| true);
+            scheduler::wait_for(Some(worker.pool()), &job.done.latch, &|| true);
             job.done.take()
         }
     };
@@ -97,7 +97,13 @@ where
     if let Some(worker) = scheduler::current_of(pool) {
         return join_on_worker(worker, a, b);
     }
-    let mut job = JoinJob::new(move || join(a, b));
+    // On a worker of `pool` the job forks; anywhere else (the job refused
+    // and run right here, on a thread of no pool or of another pool) `a`
+    // and then `b` run on this thread, as documented.
+    let mut job = JoinJob::new(move || match scheduler::current_of(pool) {
+        Some(worker) => join_on_worker(worker, a, b),
+        None => (a(), b()),
+    });
     let task = NonNull::new((&raw mut job).cast::<Task>()).expect("a stack address");
     // SAFETY: `task` points to the whole job, which is alive and unmoved
     // until its latch is set: we wait for it below before returning.
@@ -107,8 +113,9 @@ where
         let f = unsafe { job.take_f() };
         return f();
     }
-    // Not a worker of this pool: block (never spin) until a worker ran it.
-    job.done.latch.wait();
+    // Not a worker of this pool: wait (helping where that is the only way
+    // the job can run) until a thread ran it.
+    scheduler::wait_for(Some(pool), &job.done.latch, &|| true);
     match job.done.take() {
         Ok(results) => results,
         Err(payload) => panic::resume_unwind(payload),

@@ -115,6 +115,14 @@ impl<'scope> Scope<'scope> {
         }
     }
 
+    /// How many counts `pending` holds now (the body's and the unfinished
+    /// tasks'): a snapshot for the model-check suites.
+    #[cfg(any(loom, shuttle))]
+    pub(crate) fn pending_snapshot(&self) -> usize {
+        // Relaxed: a snapshot that orders nothing.
+        self.pending.load(Ordering::Relaxed)
+    }
+
     /// Gives the body's count back and waits for the tasks.
     fn finish_body(&self) {
         // AcqRel: Release so a task that finishes last sees the body's
@@ -125,7 +133,9 @@ impl<'scope> Scope<'scope> {
         }
         // Tasks are still running or queued: the last one sets the latch.
         // Relaxed: only counts; see the module docs ("queued").
-        scheduler::wait_for(self.pool, &self.latch, &|| {
+        // SAFETY: the pool outlives the scope.
+        let pool = unsafe { &*self.pool };
+        scheduler::wait_for(Some(pool), &self.latch, &|| {
             self.queued.load(Ordering::Relaxed) == 0
         });
     }

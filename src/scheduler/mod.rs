@@ -27,6 +27,7 @@ mod wake;
 mod worker;
 
 use crate::raw::Batch;
+use crate::structures::bell::Bell;
 use crate::structures::event::Event;
 use crate::structures::queue::Queue;
 use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -67,6 +68,9 @@ pub(crate) struct Pool {
     sync: AtomicU32,
     /// Where idle workers sleep (`wake.rs`).
     idle_event: Event,
+    /// Where workers that wait inside a task sleep, idle as well; rung by
+    /// the pool's wake-ups and by the latches they wait for (`worker.rs`).
+    bell: Bell,
     /// Posted once by the last thread out after shutdown; `join_workers`
     /// waits for it (`lifecycle.rs`).
     last_exit: Event,
@@ -94,6 +98,7 @@ impl Pool {
         Self {
             sync: AtomicU32::new(SyncWord::EMPTY.bits()),
             idle_event: Event::new(),
+            bell: Bell::new(),
             last_exit: Event::new(),
             global: Queue::new(),
             registry: Registry::new(),

@@ -81,22 +81,30 @@ impl Registry {
         }
     }
 
+    /// Whether any worker ever registered (and was not yet released). Until
+    /// shutdown such a worker is alive: workers leave only after it.
+    pub(super) fn has_worker(&self) -> bool {
+        // Relaxed: a hint for a waiter deciding whether to help; a stale
+        // "no" only makes it help, and "yes" is never undone before the
+        // workers drained.
+        !self.head.load(Ordering::Relaxed).is_null()
+    }
+
     /// The worker at `cursor` (the top of the stack when `cursor` is null),
-    /// moving `cursor` one worker on. A search calls this only while the
-    /// registry holds at least one worker: the searching worker itself.
-    pub(super) fn next_victim<'a>(&'a self, cursor: &Cell<*const Worker>) -> &'a Worker {
+    /// moving `cursor` one worker on; `None` if nobody registered yet (a
+    /// searching guest, while a spawn is still on its way).
+    pub(super) fn next_victim<'a>(&'a self, cursor: &Cell<*const Worker>) -> Option<&'a Worker> {
         let mut target = cursor.get();
         if target.is_null() {
             // Acquire: pairs with the Release CAS in `register`, so the
             // worker we find (and its `next` link) is initialized.
             target = self.head.load(Ordering::Acquire);
         }
-        debug_assert!(!target.is_null(), "a search of an empty registry");
         // SAFETY: registered workers stay alive until `join_workers` releases
         // them, which happens only after every worker has stopped searching.
-        let victim = unsafe { &*target };
+        let victim = unsafe { target.as_ref() }?;
         cursor.set(victim.link.next());
-        victim
+        Some(victim)
     }
 
     /// `join_workers`: takes every registered worker and releases the first;

@@ -13,23 +13,61 @@
 
 use super::{Pool, ThreadHook, worker};
 use crate::sync::atomic::Ordering;
-use crate::sync::thread;
+use crate::sync::{thread, thread_local};
+use core::cell::Cell;
 use core::fmt;
+use core::ptr;
 use std::any::Any;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+thread_local! {
+    /// The hook of which pool this thread is running, if any, and its name.
+    // Not `const { .. }`: loom's `thread_local!` does not accept it.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static HOOK: Cell<(*const Pool, &'static str)> = Cell::new((ptr::null(), ""));
+}
+
 impl Pool {
+    /// Runs one of this pool's user callbacks, named `hook`, so that pool
+    /// methods called from inside it can tell (`current_hook`).
+    fn in_hook<R>(&self, hook: &'static str, f: impl FnOnce() -> R) -> R {
+        struct Restore((*const Pool, &'static str));
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                HOOK.with(|h| h.set(self.0));
+            }
+        }
+        let _restore = Restore(HOOK.with(|h| h.replace((self, hook))));
+        f()
+    }
+
+    /// The name of the hook of this pool that the calling thread is running,
+    /// if it is running one: `join_workers` refuses to wait there, since it
+    /// would wait for the very thread (or spawn) the hook belongs to, and
+    /// `Drop` does not wait there.
+    pub(crate) fn current_hook(&self) -> Option<&'static str> {
+        let (pool, hook) = HOOK.with(Cell::get);
+        ptr::eq(pool, self).then_some(hook)
+    }
+
     /// Starts the thread that `notify_slow` just counted.
     pub(super) fn spawn_worker(&self) {
         // Relaxed: a unique number is all that is needed.
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let default_name = || Some(format!("zap-pool-{index}"));
         let name = match &self.config.thread_name {
+            // A spawn started from inside the name closure itself (it
+            // scheduled work on its own pool) cannot call it again: the
+            // closure is `FnMut` behind a lock this thread holds.
+            Some(_) if self.current_hook() == Some("thread_name") => default_name(),
             Some(f) => {
                 let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
-                catch_unwind(AssertUnwindSafe(|| f(index))).ok()
+                self.in_hook("thread_name", || {
+                    catch_unwind(AssertUnwindSafe(|| f(index))).ok()
+                })
             }
-            None => Some(format!("zap-pool-{index}")),
+            None => default_name(),
         };
         let thread = WorkerThread {
             pool: self,
@@ -39,7 +77,10 @@ impl Pool {
             armed: true,
         };
         let result = match &self.config.spawn_handler {
-            Some(handler) => catch_unwind(AssertUnwindSafe(|| handler(thread)))
+            Some(handler) => self
+                .in_hook("spawn_handler", || {
+                    catch_unwind(AssertUnwindSafe(|| handler(thread)))
+                })
                 .unwrap_or_else(|_| Err(io::Error::other("the spawn handler panicked"))),
             None => thread.spawn_default(),
         };
@@ -50,18 +91,31 @@ impl Pool {
 
     fn report_spawn_error(&self, error: io::Error) {
         match &self.config.spawn_error_handler {
-            Some(handler) => {
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(error))) {
+            // A spawn that failed while the handler itself was reporting
+            // one (it scheduled work on its own pool) is printed instead:
+            // calling the handler again could recurse without end.
+            Some(handler) if self.current_hook() != Some("spawn_error_handler") => {
+                let outcome = self.in_hook("spawn_error_handler", || {
+                    catch_unwind(AssertUnwindSafe(|| handler(error)))
+                });
+                if let Err(payload) = outcome {
                     self.handle_panic(payload);
                 }
             }
-            None => eprintln!("zap-pool: could not start a worker thread: {error}"),
+            _ => eprintln!("zap-pool: could not start a worker thread: {error}"),
         }
     }
 
-    pub(super) fn call_thread_hook(&self, hook: Option<&ThreadHook>, index: usize) {
+    /// Runs `on_thread_start` or `on_thread_stop` (named `name`).
+    pub(super) fn call_thread_hook(
+        &self,
+        name: &'static str,
+        hook: Option<&ThreadHook>,
+        index: usize,
+    ) {
         if let Some(hook) = hook {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| hook(index))) {
+            let outcome = self.in_hook(name, || catch_unwind(AssertUnwindSafe(|| hook(index))));
+            if let Err(payload) = outcome {
                 self.handle_panic(payload);
             }
         }
@@ -71,10 +125,12 @@ impl Pool {
     /// it: the panic hook has already reported it. A panic in the handler
     /// itself aborts: nothing above the pool could observe it.
     pub(crate) fn handle_panic(&self, payload: Box<dyn Any + Send>) {
-        let outcome = catch_unwind(AssertUnwindSafe(|| match &self.config.panic_handler {
-            Some(handler) => handler(payload),
-            None => drop(payload),
-        }));
+        let outcome = self.in_hook("panic_handler", || {
+            catch_unwind(AssertUnwindSafe(|| match &self.config.panic_handler {
+                Some(handler) => handler(payload),
+                None => drop(payload),
+            }))
+        });
         if outcome.is_err() {
             eprintln!("zap-pool: the panic handler panicked; aborting");
             std::process::abort();

@@ -1,8 +1,8 @@
 //! The `Sync` word: the pool's whole coordination state in one `u32`.
 //!
 //! ```text
-//!  31 30 | 29       | 28     | 27 ........ 14 | 13 ........ 0
-//!  state | notified | unused | spawned (14)   | idle (14)
+//!  31 30 | 29       | 28        | 27 ........ 14 | 13 ........ 0
+//!  state | notified | abandoned | spawned (14)   | idle (14)
 //! ```
 //!
 //! * `idle`: threads that found no work and are (about to be) asleep on the
@@ -10,6 +10,9 @@
 //! * `spawned`: threads started (or being started) and not yet exited.
 //! * `notified`: a notification was posted that no thread has consumed yet.
 //!   It keeps a `notify` from being lost while a waking thread exists.
+//! * `abandoned`: the pool was dropped where it could not wait for its
+//!   threads (from one of its own tasks or hooks); the last thread out then
+//!   does the joiner's work itself (`docs/lifecycle.md`).
 //! * `state`:
 //!   - `Pending`: the next notify may wake (or spawn) a thread;
 //!   - `Signaled`: a thread was woken or spawned and will become the waking
@@ -32,6 +35,7 @@ const COUNT_MASK: u32 = (1 << COUNT_BITS) - 1;
 const IDLE_SHIFT: u32 = 0;
 const SPAWNED_SHIFT: u32 = COUNT_BITS;
 const NOTIFIED_BIT: u32 = 1 << 29;
+const ABANDONED_BIT: u32 = 1 << 28;
 const STATE_SHIFT: u32 = 30;
 
 /// One `spawned` unit, for `fetch_sub` on the packed word.
@@ -72,6 +76,14 @@ impl SyncWord {
 
     pub(crate) const fn notified(self) -> bool {
         self.0 & NOTIFIED_BIT != 0
+    }
+
+    pub(crate) const fn abandoned(self) -> bool {
+        self.0 & ABANDONED_BIT != 0
+    }
+
+    pub(crate) const fn with_abandoned(self) -> Self {
+        Self(self.0 | ABANDONED_BIT)
     }
 
     pub(crate) const fn state(self) -> State {
@@ -117,6 +129,7 @@ impl core::fmt::Debug for SyncWord {
             .field("notified", &self.notified())
             .field("spawned", &self.spawned())
             .field("idle", &self.idle())
+            .field("abandoned", &self.abandoned())
             .finish()
     }
 }
@@ -161,6 +174,13 @@ mod tests {
                     assert_eq!(w.notified(), notified);
                     assert_eq!(w.idle(), idle);
                     assert_eq!(w.spawned(), spawned);
+                    assert!(!w.abandoned());
+                    let a = w.with_abandoned();
+                    assert!(a.abandoned());
+                    assert_eq!(
+                        (a.state(), a.notified(), a.idle(), a.spawned()),
+                        (state, notified, idle, spawned)
+                    );
                     // Round trip through the raw bits.
                     assert_eq!(SyncWord::from_bits(w.bits()), w);
                 }

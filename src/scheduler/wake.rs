@@ -58,12 +58,41 @@
 
 use super::Pool;
 use super::sync_word::{ONE_SPAWNED, State, SyncWord};
+use crate::structures::bell::Bell;
 use crate::structures::event::Event;
+use crate::structures::latch::Latch;
 use crate::sync::atomic::{Ordering, fence};
 
-/// `wait` saw the pool shut down.
+/// Why `wait` returned without a notification.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// The pool is shut down: no notification will come any more.
+    Shutdown,
+    /// The latch the caller waits for is being set (`wait_idle` only).
+    LatchSet,
+}
+
+/// Whether a counted thread is on its way to register (`Pool::starting`).
 #[derive(Debug)]
-pub(super) struct Shutdown;
+pub(super) enum Starting {
+    /// No thread is counted: nothing will run the pool's queued tasks
+    /// unless a spawn is retried (`open`) or the waiter runs them.
+    Nobody { open: bool },
+    /// A custom spawn handler holds the thread: it may still fail.
+    MayFail,
+    /// `std::thread` started it: a thread that started registers.
+    WillRegister,
+}
+
+/// Whether a leaving thread was the last one out of a pool.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Exit {
+    /// Not the last, or the last with a joiner to hand the exit token to.
+    Done,
+    /// The last thread out of an abandoned pool: nobody will join it, so
+    /// this thread must release the workers itself (`registry.rs`).
+    LastOfAbandoned,
+}
 
 impl Pool {
     /// Makes sure some thread will look for the work just pushed.
@@ -137,9 +166,7 @@ impl Pool {
                 Ok(_) => {
                     match action {
                         // SAFETY: the pool is alive: the caller holds it.
-                        Action::Wake => unsafe {
-                            Event::notify(&self.idle_event);
-                        },
+                        Action::Wake => unsafe { Self::wake_one_idle(self) },
                         Action::Spawn => self.spawn_worker(),
                         Action::Nothing => {}
                     }
@@ -150,9 +177,38 @@ impl Pool {
         }
     }
 
-    /// Blocks until notified. Returns whether this thread is now the waking
-    /// thread, or `Shutdown`.
-    pub(super) fn wait(&self, mut is_waking: bool) -> Result<bool, Shutdown> {
+    /// Wakes one idle thread: a worker asleep on the idle event (it gets the
+    /// token), and every worker asleep on the bell, inside a task (each
+    /// checks the word again; one of them, or the token's taker, consumes
+    /// the notification).
+    ///
+    /// # Safety
+    /// `this` is alive for the whole call (the caller holds a count or a
+    /// reference).
+    unsafe fn wake_one_idle(this: *const Pool) {
+        // SAFETY: alive (contract).
+        unsafe {
+            Event::notify(&raw const (*this).idle_event);
+            Bell::ring(&raw const (*this).bell);
+        }
+    }
+
+    /// A worker's run loop found nothing: blocks until notified. Returns
+    /// whether this thread is now the waking thread, or `Shutdown`.
+    pub(super) fn wait(&self, is_waking: bool) -> Result<bool, Stop> {
+        self.wait_idle(is_waking, None)
+    }
+
+    /// As `wait`, for a worker inside a task that waits for `latch` and
+    /// found nothing to run: idle in the word (so `notify` counts on it, and
+    /// wakes it through the bell), asleep on the bell, until notified or
+    /// until the latch is being set (`Stop::LatchSet`, idle count given
+    /// back). The caller announced the bell on the latch.
+    pub(super) fn wait_until(&self, is_waking: bool, latch: &Latch) -> Result<bool, Stop> {
+        self.wait_idle(is_waking, Some(latch))
+    }
+
+    fn wait_idle(&self, mut is_waking: bool, until: Option<&Latch>) -> Result<bool, Stop> {
         let mut is_idle = false;
         let mut sync = self.sync_word(Ordering::Relaxed);
         loop {
@@ -163,7 +219,7 @@ impl Pool {
                 // before it are visible to the drain that follows. A load,
                 // not a fence: ThreadSanitizer does not model fences.
                 self.sync.load(Ordering::Acquire);
-                return Err(Shutdown);
+                return Err(Stop::Shutdown);
             }
             if is_waking {
                 debug_assert_eq!(sync.state(), State::Waking);
@@ -213,6 +269,35 @@ impl Pool {
                     }
                     Err(actual) => sync = SyncWord::from_bits(actual),
                 }
+            } else if let Some(latch) = until {
+                if latch.is_setting() {
+                    // Leave: the latch, not a notification, ends this wait.
+                    // Only with `notified` clear (the branch above comes
+                    // first), so no notification counted on this thread.
+                    // Relaxed: as going idle.
+                    match self.sync.compare_exchange_weak(
+                        sync.bits(),
+                        sync.with_idle(sync.idle() - 1).bits(),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return Err(Stop::LatchSet),
+                        Err(actual) => sync = SyncWord::from_bits(actual),
+                    }
+                    continue;
+                }
+                // Sleep on the bell, whose condition is "notified, shut
+                // down, or the latch being set": `wake_one_idle` rings it
+                // after a notification, `shutdown` after the state, and the
+                // latch's setter after SETTING.
+                let epoch = self.bell.prepare();
+                sync = self.sync_word(Ordering::Relaxed);
+                if sync.notified() || sync.state() == State::Shutdown || latch.is_setting() {
+                    self.bell.cancel();
+                } else {
+                    self.bell.sleep(epoch);
+                    sync = self.sync_word(Ordering::Relaxed);
+                }
             } else {
                 self.idle_event.wait();
                 sync = self.sync_word(Ordering::Relaxed);
@@ -220,18 +305,22 @@ impl Pool {
         }
     }
 
-    /// Moves the word to `Shutdown` (and releases every idle count). Returns
-    /// the word as it was, or `None` if the pool was already shut down.
-    pub(super) fn enter_shutdown(&self) -> Option<SyncWord> {
+    /// Moves the word to `Shutdown` (and releases every idle count), marking
+    /// it abandoned if `abandon`. Returns the word as it was, or `None` if
+    /// nothing changed (already shut down, and abandoned if asked).
+    pub(super) fn enter_shutdown(&self, abandon: bool) -> Option<SyncWord> {
         let mut sync = self.sync_word(Ordering::Relaxed);
         loop {
-            if sync.state() == State::Shutdown {
+            if sync.state() == State::Shutdown && (sync.abandoned() || !abandon) {
                 return None;
             }
-            let new = sync
+            let mut new = sync
                 .with_state(State::Shutdown)
                 .with_notified(true)
                 .with_idle(0);
+            if abandon {
+                new = new.with_abandoned();
+            }
             // AcqRel: Release publishes the close of the global queue (just
             // before, in `shutdown`) to the workers' drain (their Acquire
             // load in `wait`); Acquire orders the exit notification that
@@ -249,12 +338,13 @@ impl Pool {
     }
 
     /// A worker leaves: gives up its `spawned` count; the last one out after
-    /// shutdown wakes the joiner.
+    /// shutdown wakes the joiner, or, if the pool was abandoned, is told so.
     ///
     /// # Safety
     /// `pool` is alive and the caller is counted in `spawned`. After this
-    /// call the caller must not touch the pool: the joiner may free it.
-    pub(super) unsafe fn unregister(pool: *const Pool) {
+    /// call the caller must not touch the pool (the joiner may free it),
+    /// unless it returned `Exit::LastOfAbandoned`.
+    pub(super) unsafe fn unregister(pool: *const Pool) -> Exit {
         crate::sync::ghost::assert_live(pool.cast(), "a leaving worker");
         // SAFETY: alive until this RMW, by the contract.
         let sync = unsafe { &raw const (*pool).sync };
@@ -270,11 +360,17 @@ impl Pool {
             "workers leave only after shutdown"
         );
         if old.state() == State::Shutdown && old.spawned() == 1 {
+            if old.abandoned() {
+                // Nobody joins: the caller does (and it may touch the pool,
+                // since nobody else will free it).
+                return Exit::LastOfAbandoned;
+            }
             crate::sync::ghost::assert_live(pool.cast(), "the last worker's exit notification");
             // SAFETY: the joiner cannot have returned: it waits for this very
             // token. The event takes the pointer, not a reference (hazard 5).
             unsafe { Event::notify(&raw const (*pool).last_exit) };
         }
+        Exit::Done
     }
 
     /// A spawn decided by `notify_slow` did not happen: undo it (hazard 4).
@@ -306,7 +402,7 @@ impl Pool {
                 State::Signaled if sync.idle() > 0 => {
                     if !woken {
                         // SAFETY: we still hold a count: the pool is alive.
-                        unsafe { Event::notify(&raw const (*pool).idle_event) };
+                        unsafe { Self::wake_one_idle(pool) };
                         woken = true;
                     }
                 }
@@ -336,6 +432,14 @@ impl Pool {
             } {
                 Ok(_) => {
                     if sync.state() == State::Shutdown && remaining == 0 {
+                        if sync.abandoned() {
+                            // Nobody joins: release the workers. The pool is
+                            // not freed here (this may run inside the spawn
+                            // handler, a closure the pool owns): it leaks.
+                            // SAFETY: nobody else frees it.
+                            unsafe { (*pool).registry.release_all() };
+                            return;
+                        }
                         crate::sync::ghost::assert_live(
                             pool.cast(),
                             "a failed spawn's exit notification",
@@ -351,6 +455,29 @@ impl Pool {
                 Err(actual) => sync = SyncWord::from_bits(actual),
             }
         }
+    }
+
+    /// For a waiter whose job's pool has no registered worker: is a thread
+    /// on its way?
+    pub(super) fn starting(&self) -> Starting {
+        // Relaxed: a hint; `notify` decides with its own CAS, and a stale
+        // answer only costs the waiter one more round.
+        let sync = self.sync_word(Ordering::Relaxed);
+        if sync.spawned() == 0 {
+            Starting::Nobody {
+                open: sync.state() != State::Shutdown,
+            }
+        } else if self.config.spawn_handler.is_some() {
+            Starting::MayFail
+        } else {
+            Starting::WillRegister
+        }
+    }
+
+    /// Tries to start a worker for work that is already queued: a `notify`
+    /// on behalf of a waiter (a failure goes to the spawn error handler).
+    pub(super) fn retry_spawn(&self) {
+        self.notify(false);
     }
 
     /// How many workers a search should visit this round.

@@ -20,7 +20,8 @@
 //!    ring, its own queue and the pool's global queue are empty, then leave.
 //!
 //! The search (`find_task`), in three steps:
-//! 1. `take_local`: own join deque (newest first), own ring, own queue;
+//! 1. `take_local`: own ring, own queue (never its own join deque: each
+//!    job there belongs to a `join` on this thread's stack);
 //! 2. `take_global`: the pool's global queue;
 //! 3. `steal`: for each registered worker in turn, its queue and (if it is
 //!    not us) its ring and the oldest job of its join deque.
@@ -40,7 +41,7 @@
 
 use super::Pool;
 use super::registry::{Link, Registry};
-use super::wake::Shutdown;
+use super::wake::{Exit, Starting, Stop};
 use crate::raw::{Batch, Task};
 use crate::structures::buffer::{self, Buffer, Stole};
 use crate::structures::join_deque::{self, JoinDeque};
@@ -68,11 +69,36 @@ pub(crate) fn current_worker<'a>() -> Option<&'a LocalWorker<'a>> {
     unsafe { CURRENT.with(Cell::get).cast::<LocalWorker<'a>>().as_ref() }
 }
 
-/// The worker of the current thread if it serves `pool` (hazard 8: a
-/// worker of another pool is not one of ours). `pool` may dangle: it is
-/// only compared.
+/// The worker of the current thread that serves `pool`, if any (hazard 8:
+/// a worker of another pool is not one of ours). A thread can be two
+/// workers at once, nested: a worker of pool P that joins pool Q and runs
+/// Q's leftovers there is Q's guest and still P's worker. `pool` may
+/// dangle: it is only compared.
 pub(crate) fn current_of<'a>(pool: *const Pool) -> Option<&'a LocalWorker<'a>> {
-    current_worker().filter(|w| ptr::eq(w.pool, pool))
+    let mut worker = current_worker();
+    while let Some(w) = worker {
+        if ptr::eq(w.pool, pool) {
+            return Some(w);
+        }
+        // SAFETY: the outer worker was entered before this one and is left
+        // after it: it is alive on this thread's stack.
+        worker = unsafe { w.outer.get().cast::<LocalWorker<'a>>().as_ref() };
+    }
+    None
+}
+
+/// The registered worker among the current thread's workers, if any: the
+/// pool thread this is.
+fn registered_worker<'a>() -> Option<&'a LocalWorker<'a>> {
+    let mut worker = current_worker();
+    while let Some(w) = worker {
+        if w.registered {
+            return Some(w);
+        }
+        // SAFETY: as in `current_of`.
+        worker = unsafe { w.outer.get().cast::<LocalWorker<'a>>().as_ref() };
+    }
+    None
 }
 
 /// Makes `local` the current thread's worker until the returned guard drops.
@@ -84,7 +110,9 @@ fn enter<'a>(local: &'a LocalWorker<'a>) -> impl Drop + 'a {
         }
     }
     let this = (local as *const LocalWorker<'a>).cast::<LocalWorker<'static>>();
-    Restore(CURRENT.with(|c| c.replace(this)))
+    let outer = CURRENT.with(|c| c.replace(this));
+    local.outer.set(outer);
+    Restore(outer)
 }
 
 /// The part of a worker that other threads reach through the registry.
@@ -119,13 +147,22 @@ pub(crate) struct LocalWorker<'a> {
     join_deque: join_deque::Owner<'a>,
     /// Where the next steal starts.
     cursor: Cell<*const Worker>,
+    /// The worker this thread was before this one was entered (the host of
+    /// a leftovers guest), or null.
+    outer: Cell<*const LocalWorker<'static>>,
+    /// A worker thread of the pool, counted and registered; otherwise a
+    /// guest: the thread in `join_workers` that runs the leftovers as if it
+    /// were one of the pool's workers (`run_leftovers`). A guest is never
+    /// idle in the pool's word and nobody steals from it.
+    registered: bool,
 }
 
 impl<'a> LocalWorker<'a> {
-    fn new(worker: &'a Worker, pool: &'a Pool) -> Self {
+    fn new(worker: &'a Worker, pool: &'a Pool, registered: bool) -> Self {
         Self {
             worker,
             pool,
+            registered,
             // SAFETY: this is the only `LocalWorker` of `worker` (each
             // `Worker` made in this module gets one, at once), and it stays
             // on this thread (it is neither `Send` nor `Sync`).
@@ -133,6 +170,7 @@ impl<'a> LocalWorker<'a> {
             // SAFETY: as above.
             join_deque: unsafe { worker.join_deque.owner() },
             cursor: Cell::new(ptr::null()),
+            outer: Cell::new(ptr::null()),
         }
     }
 
@@ -166,19 +204,13 @@ impl<'a> LocalWorker<'a> {
             .or_else(|| self.steal())
     }
 
-    /// Step 1: this worker's own join deque, ring and queue.
+    /// Step 1: this worker's own ring and queue.
     fn take_local(&self) -> Option<Stole> {
-        // Own join jobs are only pending while a task of ours is inside
-        // `join` (then we are in `wait_for`); the emptiness check, exact for
-        // the owner, keeps the deque's fence off the common path.
-        if !self.join_deque.is_empty() {
-            if let Some(task) = self.join_deque.pop() {
-                return Some(Stole {
-                    task,
-                    pushed: false,
-                });
-            }
-        }
+        // Not the own join deque: every job in it belongs to a `join` on
+        // this thread's stack, which takes its own job back (or finds it
+        // stolen) when its `a` returns. A search that popped one (a wait
+        // inside nested joins) would hand the inner `join` its outer job's
+        // entry (`docs/fork_join.md`, J2).
         if let Some(task) = self.ring.pop() {
             return Some(Stole {
                 task,
@@ -196,7 +228,7 @@ impl<'a> LocalWorker<'a> {
     /// Step 3: the other workers, starting where the last steal stopped.
     fn steal(&self) -> Option<Stole> {
         for _ in 0..self.pool.spawned_hint() {
-            let victim = self.pool.registry.next_victim(&self.cursor);
+            let victim = self.pool.registry.next_victim(&self.cursor)?;
             if let Some(stole) = self.ring.consume(&victim.queue) {
                 return Some(stole);
             }
@@ -243,7 +275,7 @@ impl<'a> LocalWorker<'a> {
         loop {
             match pool.wait(is_waking) {
                 Ok(waking) => is_waking = waking,
-                Err(Shutdown) => return self.drain(),
+                Err(_) => return self.drain(),
             }
             while let Some(stole) = self.find_task() {
                 if stole.pushed || is_waking {
@@ -268,19 +300,37 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
     let pool = unsafe { &*pool_ptr };
     let worker = Worker::new();
     {
-        let local = LocalWorker::new(&worker, pool);
+        let local = LocalWorker::new(&worker, pool, true);
         let _current = enter(&local);
         pool.registry.register(&worker);
-        pool.call_thread_hook(pool.config.on_thread_start.as_deref(), index);
+        pool.call_thread_hook(
+            "on_thread_start",
+            pool.config.on_thread_start.as_deref(),
+            index,
+        );
         local.run_loop();
         // The guard clears `CURRENT` here: the stop hook runs as a plain
         // thread, not a worker. Its ring is drained and will not be looked
         // at again, so a task it spawned there would be lost; from here on a
         // spawn goes to the (closed) global queue and is refused.
     }
-    pool.call_thread_hook(pool.config.on_thread_stop.as_deref(), index);
-    // SAFETY: we are counted; this is our last access to the pool (hazard 5).
-    unsafe { Pool::unregister(pool_ptr) };
+    pool.call_thread_hook(
+        "on_thread_stop",
+        pool.config.on_thread_stop.as_deref(),
+        index,
+    );
+    // SAFETY: we are counted; this is our last access to the pool (hazard 5)
+    // unless nobody will join it.
+    if unsafe { Pool::unregister(pool_ptr) } == Exit::LastOfAbandoned {
+        // The pool was dropped from one of its own tasks or hooks and we are
+        // the last thread out: do the joiner's work (every worker drained,
+        // so there are no leftovers), then free the pool: nothing touches
+        // it any more, and its owner is gone.
+        pool.registry.release_all();
+        // SAFETY: every other thread has left, and the `ThreadPool` that
+        // owned the pool was dropped without freeing it.
+        unsafe { Pool::free(pool_ptr) };
+    }
     // Only worker memory from here on.
     Registry::await_release(&worker);
 }
@@ -292,9 +342,53 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
 /// those run here too, before `join_workers` returns.
 pub(super) fn run_leftovers(pool: &Pool) {
     let worker = Worker::new();
-    let local = LocalWorker::new(&worker, pool);
-    let _current = enter(&local);
-    local.drain();
+    let guest = LocalWorker::new(&worker, pool, false);
+    let _current = enter(&guest);
+    guest.drain();
+}
+
+/// Runs one task of `pool`'s global queue on this thread. False if the
+/// queue was empty. This is how a thread waiting for work of a pool with no
+/// worker thread (every spawn failed) makes progress itself.
+///
+/// The task runs in the thread's own context: on a thread of no pool, or on
+/// a worker of another pool, it is not on a worker of `pool`, so what it
+/// spawns on `pool` goes to the global queue (where this waiter, or the
+/// worker that finally starts, finds it) and what it joins on `pool` is
+/// waited for in the same way. (Entering a guest worker of `pool` here
+/// would hide the thread's own worker from the tasks it runs.)
+fn help_run_one(pool: &Pool) -> bool {
+    let Some(task) = pool.global.pop_one() else {
+        return false;
+    };
+    run_task(pool, task);
+    true
+}
+
+/// When a waiter with no worker to wait for retries a spawn: after it ran
+/// 0, 1, 2, 4, ... [`Retry::MAX_GAP`] tasks itself since the last try.
+struct Retry {
+    ran: u32,
+    gap: u32,
+}
+
+impl Retry {
+    /// The most tasks a waiter runs between two tries.
+    const MAX_GAP: u32 = 64;
+
+    fn new() -> Self {
+        Self { ran: 0, gap: 0 }
+    }
+
+    /// Whether to try now; if so, the next try waits twice as long.
+    fn due(&mut self) -> bool {
+        if self.ran < self.gap {
+            return false;
+        }
+        self.ran = 0;
+        self.gap = (self.gap * 2).clamp(1, Self::MAX_GAP);
+        true
+    }
 }
 
 /// Whether `queue` is empty, waiting out a consumer that holds its lock (it
@@ -310,33 +404,111 @@ fn settled(queue: &Queue) -> bool {
 }
 
 /// Waits until `latch` is set, on behalf of a `join`, a `scope` or a
-/// `JoinHandle` of `pool` (which may dangle if the latch is already set).
+/// `JoinHandle`. `job` is the pool that runs the awaited work, when the
+/// waiter holds it alive (`None` for a handle, whose pool may be gone).
 ///
-/// On a worker of `pool` this runs the pool's other tasks meanwhile, so that
-/// nested fork-join never deadlocks (even on one thread) and the waiting
-/// thread stays useful. It blocks on the latch only when its search found
-/// nothing and `all_started()` says that every task it waits for has
-/// started running on another thread: those finish without help from this
-/// one (`docs/fork_join.md`, "waiting"). Until then a failed search is
-/// transient (a queue's consumer lock was held) and is simply repeated.
+/// The rule: a waiting thread stays useful and reachable, so that waiting
+/// never hangs (`docs/fork_join.md`, "waiting"):
 ///
-/// On any other thread it blocks on the latch's futex.
-pub(crate) fn wait_for(pool: *const Pool, latch: &Latch, all_started: &dyn Fn() -> bool) {
-    let Some(worker) = current_of(pool) else {
-        return latch.wait();
+/// 1. On a worker of any pool, it runs that pool's tasks meanwhile (a
+///    worker of another pool keeps working for its own).
+/// 2. If `job` has no worker thread that will come back for the work (no
+///    worker registered and none starting: every spawn failed), it retries
+///    the spawn now and then (after 0, 1, 2, 4, ... 64 tasks run since the
+///    last try; a failure goes to the spawn error handler) and runs `job`'s
+///    queued tasks itself, one at a time. If a custom spawn handler holds a
+///    counted thread, it polls until that thread registers or fails; a
+///    thread that `std::thread` started always registers.
+/// 3. While the awaited tasks of its own pool are still queued
+///    (`all_started()` is false), it keeps searching: they may sit where a
+///    search is the only way to them.
+/// 4. Otherwise it sleeps: a worker idle in its pool's word, on the pool's
+///    bell, where both its pool's notifications and the latch wake it; a
+///    guest or any other thread on the latch's own futex. A worker uses its
+///    own pool's bell even while acting as another pool's guest: it is the
+///    pool whose notifications must reach it.
+pub(crate) fn wait_for(job: Option<&Pool>, latch: &Latch, all_started: &dyn Fn() -> bool) {
+    // The thread's worker of the job's pool if it is one, else the worker
+    // thread it is (a registered worker, maybe beneath the leftovers guest
+    // of another pool), else whatever worker it is acting as.
+    let here = job
+        .and_then(|job| current_of(job))
+        .or_else(registered_worker)
+        .or_else(current_worker);
+    let own = match (here, job) {
+        (Some(w), Some(job)) => ptr::eq(w.pool, job),
+        _ => false,
     };
+    let mut retry = Retry::new();
+    let mut announced = false;
+    let mut is_waking = false;
     while !latch.probe() {
-        if let Some(stole) = worker.find_task() {
-            if stole.pushed {
-                worker.pool.notify(false);
+        if let Some(w) = here {
+            if let Some(stole) = w.find_task() {
+                if stole.pushed || is_waking {
+                    w.pool.notify(is_waking);
+                    is_waking = false;
+                }
+                run_task(w.pool, stole.task);
+                continue;
             }
-            run_task(worker.pool, stole.task);
-        } else if all_started() {
-            return latch.wait();
-        } else {
+        }
+        if let Some(job) = job.filter(|job| !own && !job.registry.has_worker()) {
+            match job.starting() {
+                // No thread exists or is on its way: start one now and then,
+                // and run the queued tasks here meanwhile.
+                Starting::Nobody { open } => {
+                    if open && retry.due() {
+                        job.retry_spawn();
+                        continue;
+                    }
+                    if help_run_one(job) {
+                        retry.ran += 1;
+                        continue;
+                    }
+                    // Nothing queued: a thread took the work and runs it.
+                }
+                // A custom spawn handler may still drop the thread it was
+                // given: poll until it registers or the spawn fails.
+                Starting::MayFail => {
+                    spin_loop();
+                    continue;
+                }
+                // `std::thread` started it: it registers and runs the work.
+                Starting::WillRegister => {}
+            }
+        }
+        if own && !all_started() {
             spin_loop();
+            continue;
+        }
+        let Some(w) = here.filter(|w| w.registered) else {
+            break;
+        };
+        if !announced {
+            if !latch.announce(&w.pool.bell) {
+                break;
+            }
+            announced = true;
+        }
+        match w.pool.wait_until(is_waking, latch) {
+            // Notified: search again (as the waking thread, maybe).
+            Ok(waking) => is_waking = waking,
+            // The latch is being set, or the pool shut down and no longer
+            // notifies anyone: block on the latch itself.
+            Err(Stop::LatchSet | Stop::Shutdown) => {
+                is_waking = false;
+                break;
+            }
         }
     }
+    if is_waking {
+        if let Some(w) = here {
+            // Woken to search, but done waiting: hand the role on.
+            w.pool.notify(true);
+        }
+    }
+    latch.wait();
 }
 
 /// Runs one task, catching a panic (hazard 11).

@@ -37,12 +37,16 @@ use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::hint::spin_loop;
 use core::marker::PhantomData;
 
-/// Slots per ring: 256 in real builds, 4 under loom to keep the state space
-/// small while still exercising overflow and wrap-around.
-#[cfg(not(loom))]
+/// Slots per ring: 256 in real builds; 4 under loom to keep the state space
+/// small while still exercising overflow and wrap-around; 8 under shuttle,
+/// where modelled atomics are large (a worker lives on a model thread's
+/// stack) and a small ring makes overflow and steal-half common.
+#[cfg(not(any(loom, shuttle)))]
 pub const CAPACITY: usize = 256;
 #[cfg(loom)]
 pub const CAPACITY: usize = 4;
+#[cfg(shuttle)]
+pub const CAPACITY: usize = 8;
 
 const _: () = assert!(CAPACITY.is_power_of_two() && CAPACITY >= 2);
 

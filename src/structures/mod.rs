@@ -6,7 +6,8 @@
 //! | file | structure | used by |
 //! |---|---|---|
 //! | `event.rs` | [`Event`](event::Event): one wake-up token on a futex, shut down for ever | idle workers, the exit chain |
-//! | `latch.rs` | [`Latch`](latch::Latch): a one-shot completion flag that one thread may block on | fork-join waits |
+//! | `bell.rs` | [`Bell`](bell::Bell): an event count: sleepers re-check a condition after every ring | workers waiting inside a task |
+//! | `latch.rs` | [`Latch`](latch::Latch): a one-shot completion flag that one thread may block on, on its own futex or on a bell | fork-join waits |
 //! | `queue.rs` | [`Queue`](queue::Queue): unbounded multi-producer queue, try-lock consumer | the global queue, each worker's overflow queue |
 //! | `buffer.rs` | [`Buffer`](buffer::Buffer): the worker's ring, stolen half at a time | each worker's spawned tasks |
 //! | `join_deque.rs` | [`JoinDeque`](join_deque::JoinDeque): owner-LIFO, thief-FIFO deque | each worker's pending `join` jobs |
@@ -16,6 +17,7 @@
 //! methods of an owner handle (`buffer::Owner`, `join_deque::Owner`) rather
 //! than of the shared structure, so a thief cannot call them by mistake.
 
+pub(crate) mod bell;
 pub(crate) mod buffer;
 pub(crate) mod event;
 pub(crate) mod join_deque;

@@ -28,6 +28,7 @@
 use crate::raw::{Batch, Task};
 use crate::sync::UnsafeCell;
 use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::hint::spin_loop;
 use core::ptr;
 
 const HAS_CACHE: usize = 0b001;
@@ -147,6 +148,21 @@ impl Queue {
                     return Ok(Consumer { queue: self, next });
                 }
                 Err(actual) => stack = actual,
+            }
+        }
+    }
+
+    /// Takes one task, waiting out another consumer; `None` once the queue
+    /// is seen empty. (A worker refills its ring with [`try_consume`]
+    /// instead; this is for a thread that runs one task at a time.)
+    ///
+    /// [`try_consume`]: Queue::try_consume
+    pub fn pop_one(&self) -> Option<*mut Task> {
+        loop {
+            match self.try_consume() {
+                Ok(mut consumer) => return consumer.pop(),
+                Err(Busy::Empty) => return None,
+                Err(Busy::Contended) => spin_loop(),
             }
         }
     }
