@@ -1,29 +1,36 @@
 #!/usr/bin/env bash
-# Spin model check of the pool's coordination protocol: the model is
-# docs/liveness/pool.pml, the note that explains it docs/liveness.md.
+# Spin model check of the pool's coordination protocol and of waiting: the
+# models are docs/liveness/pool.pml (one pool: notify, wait, shutdown, join,
+# spawn failure) and docs/liveness/waiting.pml (with wait_for.pmh and
+# run_task.pmh: join, scope and their waiters, several pools, dropping a
+# pool from its own task); the note that explains them is docs/liveness.md.
 #
-#   scripts/spin.sh              the CI set (2 workers; ~2-3 minutes on 2 cores)
-#   scripts/spin.sh --full       also the larger configurations (3 workers, more
-#                                tasks; ~12 minutes on 2 cores, up to ~7 GB of memory)
+#   scripts/spin.sh              the CI set (~6 minutes on 2 idle cores)
+#   scripts/spin.sh --full       also the larger configurations, the remaining
+#                                properties and the shortest counterexamples
+#                                (see docs/liveness.md; up to ~7 GB of memory)
+#   scripts/spin.sh --only M     only the checks of model M: pool or waiting
 #   scripts/spin.sh -j N         run N checks at a time (default: 2, or 1 on one core)
 #   scripts/spin.sh --keep DIR   keep each check's pan sources, output and trail in DIR;
 #                                replay a counterexample with
-#                                (cd DIR/ID && spin -t -p $(cat defines) pool.pml)
+#                                (cd DIR/ID && spin -t -p $(cat defines) $(cat model))
 #
 # Each check builds a verifier with `spin -a`, compiles it with gcc and runs
 # it, and prints one row of the results table: configuration, property,
 # expected and actual result, states stored, search time, and the length of
 # the counterexample (`spin -t`) when there is one. Exit status 0 only if
 # every configuration of the port passes and every hazard switch (the
-# original's logic) yields the counterexample expected of it.
+# original's logic, or the old waiting) yields the counterexample expected
+# of it.
 #
 # Installs Spin with apt-get (Debian package `spin`) if `spin` is absent.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$(pwd)
-model="$root/docs/liveness/pool.pml"
+models="$root/docs/liveness"
 
 full=0
+only=""
 keep=""
 jobs=2
 if [[ $(nproc 2>/dev/null || echo 1) -lt 2 ]]; then
@@ -33,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --full) full=1 ;;
         --keep) keep="$2"; shift ;;
+        --only) only="$2"; shift ;;
         -j) jobs="$2"; shift ;;
         -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "spin.sh: unknown argument: $1" >&2; exit 2 ;;
@@ -66,7 +74,10 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-# One check: check ID CONFIGURATION PROPERTY EXPECT DEFINES
+# One check: run_check ID CONFIGURATION PROPERTY EXPECT DEFINES MODEL
+#   MODEL:    pool (pool.pml, pan compiled with -O2) or waiting (waiting.pml
+#             and its .pmh files; -O0, since its pan.c is large and its
+#             state spaces small: gcc -O2 would take longer than the search)
 #   PROPERTY: safety      assertions and invalid end states
 #             safety-idle assertions only, as a worker asleep on the idle
 #                         event is a valid end when nobody shuts down
@@ -74,30 +85,51 @@ fi
 #             ltl:NAME    the model's LTL formula NAME, weak fairness (-a -f)
 #             no-cycle    non-progress cycles (-l); the model has no progress
 #                         labels, so any reachable cycle is reported
+#             (waiting.pml: the formula is selected with -DLTL_<NAME>)
 #   EXPECT:   pass, or the start of pan's error line for a violation
 # ---------------------------------------------------------------------------
 run_check() {
-    local id="$1" config="$2" prop="$3" expect="$4" defines="$5"
+    local id="$1" config="$2" prop="$3" expect="$4" defines="$5" kind="${6:-pool}"
     local dir="$work/$id"
     mkdir -p "$dir"
     rm -f "$dir/result.tsv"
     (
         cd "$dir"
-        cp "$model" pool.pml
+        local file opt
+        if [[ "$kind" == waiting ]]; then
+            file=waiting.pml; opt=-O0
+            cp "$models/waiting.pml" "$models"/*.pmh .
+        else
+            file=pool.pml; opt=-O2
+            cp "$models/pool.pml" .
+        fi
         local cc run
         case "$prop" in
             safety) cc="-DSAFETY -DNOCLAIM"; run="" ;;
             safety-idle) cc="-DSAFETY -DNOCLAIM"; run="-E" ;;
             safety-bfs) cc="-DSAFETY -DNOCLAIM -DBFS"; run="" ;;
-            ltl:*) cc=""; run="-a -f -A -N ${prop#ltl:}" ;;
+            ltl:*)
+                cc=""
+                if [[ "$kind" == waiting ]]; then
+                    run="-a -f"
+                    case "${prop#ltl:}" in
+                        latches) defines="$defines -DLTL_LATCHES" ;;
+                        threads_end) defines="$defines -DLTL_THREADS" ;;
+                        tasks_run) defines="$defines -DLTL_TASKS" ;;
+                        *) echo "unknown formula $prop" >&2; exit 1 ;;
+                    esac
+                else
+                    run="-a -f -A -N ${prop#ltl:}"
+                fi ;;
             no-cycle) cc="-DNP"; run="-l -A" ;;
             *) echo "unknown property $prop" >&2; exit 1 ;;
         esac
         echo "$defines" >defines
+        echo "$file" >model
         # shellcheck disable=SC2086
-        spin -a $defines pool.pml >spin.out 2>&1
+        spin -a $defines $file >spin.out 2>&1
         # shellcheck disable=SC2086
-        gcc -O2 -w -DCOLLAPSE $cc -o pan pan.c >gcc.out 2>&1
+        gcc $opt -w -DCOLLAPSE $cc -o pan pan.c >gcc.out 2>&1
         # shellcheck disable=SC2086
         ./pan -m1000000 $run >pan.out 2>&1 || true
 
@@ -116,7 +148,7 @@ run_check() {
         else
             result="violation: ${line:-?}"
             # shellcheck disable=SC2086
-            trail=$(spin -t $defines pool.pml 2>&1 | sed -n 's/^spin: trail ends after \([0-9]*\) steps.*/\1/p' | head -1)
+            trail=$(spin -t $defines $file 2>&1 | sed -n 's/^spin: trail ends after \([0-9]*\) steps.*/\1/p' | head -1)
             trail=${trail:--}
         fi
         if [[ "$expect" == "pass" ]]; then
@@ -130,7 +162,8 @@ run_check() {
 }
 
 checks=()
-add() { checks+=("$1|$2|$3|$4|$5"); }
+add() { [[ -z "$only" || "$only" == pool ]] && checks+=("$1|$2|$3|$4|$5|pool") || true; }
+addw() { [[ -z "$only" || "$only" == waiting ]] && checks+=("$1|waiting: $2|$3|$4|$5|waiting") || true; }
 
 NOSHUT="-DDO_SHUTDOWN=0"
 H_INV="invalid end state"
@@ -156,6 +189,39 @@ add h3-safety "hazard 3: shutdown wakes if WAITING" safety "$H_INV" "-DSYNC_FAIL
 add h4-ltl "hazard 4: spawn failure keeps signal" ltl:tasks_run "$H_CYC" "$NOSHUT -DORIG_SPAWN_FAIL"
 add h5-safety "hazard 5: join fast path" safety "$H_UAF" "-DSYNC_FAIL -DORIG_JOIN_FAST"
 
+# Waiting (waiting.pml), one scenario at a time (docs/liveness.md, "Waiting").
+W_OUT="-DSCEN=1"; W_CROSS="-DSCEN=2"; W_WAKE="-DSCEN=3"; W_DROP="-DSCEN=4"
+# The new design: every property holds.
+addw w2-safety "cross-pool join, A and B of 1 thread" safety pass "$W_CROSS"
+addw w2-threads "cross-pool join, A and B of 1 thread" ltl:threads_end pass "$W_CROSS"
+addw w3-safety "worker waits in a scope, 2 threads" safety pass "$W_WAKE"
+addw w3-latches "worker waits in a scope, 2 threads" ltl:latches pass "$W_WAKE"
+addw w4-safety "pool dropped from its task or by main, 2 threads" safety pass "$W_DROP"
+addw w1-safety "outside join, 1 thread, 1 transient spawn failure" safety pass "$W_OUT"
+addw w1-latches "outside join, 1 thread, 1 transient spawn failure" ltl:latches pass "$W_OUT"
+addw w1-threads "outside join, 1 thread, 1 transient spawn failure" ltl:threads_end pass "$W_OUT"
+addw w1-tasks "outside join, 1 thread, 1 transient spawn failure" ltl:tasks_run pass "$W_OUT"
+addw w1p-safety "outside join, every spawn fails" safety pass "$W_OUT -DP_ALWAYS_FAIL"
+addw w1h-safety "outside join + outside spawn, spawn handler, 1 failure" safety pass "$W_OUT -DHANDLER -DPRODUCER"
+# Findings (docs/liveness.md, "Findings"): configurations that failed on
+# the first version of the new design and pass since the code was fixed.
+addw f1-safety "outside join + outside spawn, default spawn, 1 failure" safety pass "$W_OUT -DPRODUCER"
+addw f2-safety "cross-pool join, every spawn of B fails" safety pass "$W_CROSS -DB_ALWAYS_FAIL"
+addw f3-safety "cross-pool, A dropped while TA waits" safety pass "$W_CROSS -DCROSS_DROP"
+# The old behaviours, and the bell's lost wake-up class: each must yield
+# its counterexample.
+addw o1-safety "OLD_OUTSIDE_WAIT" safety "$H_INV" "$W_OUT -DOLD_OUTSIDE_WAIT"
+addw o2-safety "OLD_CROSS_POOL" safety "$H_INV" "$W_CROSS -DOLD_CROSS_POOL"
+addw o3-safety "OLD_WAIT_ON_LATCH" safety "$H_INV" "$W_WAKE -DOLD_WAIT_ON_LATCH"
+addw o4-safety "OLD_DROP_FROM_TASK" safety "$H_INV" "$W_DROP -DOLD_DROP_FROM_TASK"
+# The findings' old code, on the configuration that found each: each must
+# yield its counterexample again.
+addw f1o-safety "OLD_WILL_REGISTER (F1)" safety "$H_INV" "$W_OUT -DPRODUCER -DOLD_WILL_REGISTER"
+addw f2o-safety "OLD_GUEST_HELP (F2)" safety "$H_INV" "$W_CROSS -DB_ALWAYS_FAIL -DOLD_GUEST_HELP"
+addw f3o-safety "OLD_SHUTDOWN_BLOCK (F3)" safety "$H_INV" "$W_CROSS -DCROSS_DROP -DOLD_SHUTDOWN_BLOCK"
+addw b1-safety "LATCH_NO_RING" safety "$H_INV" "$W_CROSS -DLATCH_NO_RING"
+addw b2-safety "BELL_NO_RECHECK" safety "$H_INV" "$W_CROSS -DBELL_NO_RECHECK"
+
 if [[ $full -eq 1 ]]; then
     BIG_RUN="$NOSHUT -DTASKS=3 -DFAILS=2 -DSPURIOUS=2"
     add p-run3-safety "port, no shutdown, 3 tasks, 2 failures, 2 spurious" safety-idle pass "$BIG_RUN"
@@ -178,16 +244,52 @@ if [[ $full -eq 1 ]]; then
     add h2-ltl "hazard 2: Event swap" ltl:joins "$H_CYC" "-DSYNC_FAIL -DORIG_EVENT_SWAP"
     add h3-ltl "hazard 3: shutdown wakes if WAITING" ltl:joins "$H_CYC" "-DSYNC_FAIL -DORIG_SHUTDOWN_WAKE"
     add p-shut-bfs "port, shutdown" safety-bfs pass ""
+    # Waiting: the remaining properties, more failures, spurious wake-ups,
+    # the old behaviours' liveness counterexamples and the shortest ones.
+    addw w1-safety2 "outside join, 2 threads, 2 transient spawn failures" safety pass "$W_OUT -DMAXT0=2 -DFAILS=2"
+    addw w1h-threads "outside join + outside spawn, spawn handler, 1 failure" ltl:threads_end pass "$W_OUT -DHANDLER -DPRODUCER"
+    addw w1p-threads "outside join, every spawn fails" ltl:threads_end pass "$W_OUT -DP_ALWAYS_FAIL"
+    addw w2-latches "cross-pool join, A and B of 1 thread" ltl:latches pass "$W_CROSS"
+    addw w2-tasks "cross-pool join, A and B of 1 thread" ltl:tasks_run pass "$W_CROSS"
+    addw w2s-safety "cross-pool join, 1 spurious wake-up" safety pass "$W_CROSS -DSPURIOUS=1"
+    addw w3-threads "worker waits in a scope, 2 threads" ltl:threads_end pass "$W_WAKE"
+    addw w3-tasks "worker waits in a scope, 2 threads" ltl:tasks_run pass "$W_WAKE"
+    addw w3s-safety "worker waits in a scope, 1 spurious wake-up" safety pass "$W_WAKE -DSPURIOUS=1"
+    addw w4-threads "pool dropped from its task or by main, 2 threads" ltl:threads_end pass "$W_DROP"
+    addw w4-tasks "pool dropped from its task or by main, 2 threads" ltl:tasks_run pass "$W_DROP"
+    addw w4h-safety "pool dropped, spawn handler, 1 failure" safety pass "$W_DROP -DHANDLER -DFAILS=1"
+    addw o1p-safety "OLD_OUTSIDE_WAIT, every spawn fails" safety "$H_INV" "$W_OUT -DOLD_OUTSIDE_WAIT -DP_ALWAYS_FAIL"
+    addw o1-threads "OLD_OUTSIDE_WAIT" ltl:threads_end "$H_CYC" "$W_OUT -DOLD_OUTSIDE_WAIT"
+    addw o2-latches "OLD_CROSS_POOL" ltl:latches "$H_CYC" "$W_CROSS -DOLD_CROSS_POOL"
+    addw o3-threads "OLD_WAIT_ON_LATCH" ltl:threads_end "$H_CYC" "$W_WAKE -DOLD_WAIT_ON_LATCH"
+    addw o4-threads "OLD_DROP_FROM_TASK" ltl:threads_end "$H_CYC" "$W_DROP -DOLD_DROP_FROM_TASK"
+    addw o1-bfs "OLD_OUTSIDE_WAIT" safety-bfs "$H_INV" "$W_OUT -DOLD_OUTSIDE_WAIT"
+    addw o2-bfs "OLD_CROSS_POOL" safety-bfs "$H_INV" "$W_CROSS -DOLD_CROSS_POOL"
+    addw o3-bfs "OLD_WAIT_ON_LATCH" safety-bfs "$H_INV" "$W_WAKE -DOLD_WAIT_ON_LATCH"
+    addw o4-bfs "OLD_DROP_FROM_TASK" safety-bfs "$H_INV" "$W_DROP -DOLD_DROP_FROM_TASK"
+    addw b1-bfs "LATCH_NO_RING" safety-bfs "$H_INV" "$W_CROSS -DLATCH_NO_RING"
+    addw b2-bfs "BELL_NO_RECHECK" safety-bfs "$H_INV" "$W_CROSS -DBELL_NO_RECHECK"
+    # The findings' configurations, fixed: their liveness; and the old
+    # code's shortest counterexamples.
+    addw f1-threads "outside join + outside spawn, default spawn, 1 failure" ltl:threads_end pass "$W_OUT -DPRODUCER"
+    addw f1p-safety "outside join + outside spawn, every default spawn fails" safety pass "$W_OUT -DPRODUCER -DP_ALWAYS_FAIL"
+    addw f3-threads "cross-pool, A dropped while TA waits" ltl:threads_end pass "$W_CROSS -DCROSS_DROP"
+    addw f1o-bfs "OLD_WILL_REGISTER (F1)" safety-bfs "$H_INV" "$W_OUT -DPRODUCER -DOLD_WILL_REGISTER"
+    addw f2o-bfs "OLD_GUEST_HELP (F2)" safety-bfs "$H_INV" "$W_CROSS -DB_ALWAYS_FAIL -DOLD_GUEST_HELP"
+    addw f3o-bfs "OLD_SHUTDOWN_BLOCK (F3)" safety-bfs "$H_INV" "$W_CROSS -DCROSS_DROP -DOLD_SHUTDOWN_BLOCK"
+    addw f1-bfs "outside join + outside spawn, default spawn, 1 failure" safety-bfs pass "$W_OUT -DPRODUCER"
+    addw f2-bfs "cross-pool join, every spawn of B fails" safety-bfs pass "$W_CROSS -DB_ALWAYS_FAIL"
+    addw f3-bfs "cross-pool, A dropped while TA waits" safety-bfs pass "$W_CROSS -DCROSS_DROP"
 fi
 
 started=$(date +%s)
 echo "spin.sh: ${#checks[@]} checks, $jobs at a time, in $work"
 for c in "${checks[@]}"; do
-    IFS='|' read -r id config prop expect defines <<<"$c"
+    IFS='|' read -r id config prop expect defines kind <<<"$c"
     while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do
         wait -n || true
     done
-    run_check "$id" "$config" "$prop" "$expect" "$defines" &
+    run_check "$id" "$config" "$prop" "$expect" "$defines" "$kind" &
 done
 wait || true
 total=$(($(date +%s) - started))
@@ -198,11 +300,11 @@ printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' \
 echo '|---|---|---|---|---:|---:|---:|---|'
 failed=0
 for c in "${checks[@]}"; do
-    IFS='|' read -r id _ _ _ _ <<<"$c"
+    IFS='|' read -r id _ _ _ _ _ <<<"$c"
     if [[ -f "$work/$id/result.tsv" ]]; then
         IFS=$'\t' read -r config prop expect result states secs trail ok <"$work/$id/result.tsv"
     else
-        IFS='|' read -r _ config prop expect _ <<<"$c"
+        IFS='|' read -r _ config prop expect _ _ <<<"$c"
         result="ERROR (no result)"; states=-; secs=-; trail=-; ok=FAIL
     fi
     [[ "$expect" != pass ]] && expect="violation"

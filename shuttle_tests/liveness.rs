@@ -5,7 +5,7 @@
 //! A hang shows up as shuttle's `deadlock` panic (every thread blocked): each
 //! scenario is built so that, with the semantics below, no thread can be
 //! blocked for ever, and so that, without them, some schedule blocks every
-//! thread. The six behaviours of the issue (a test each, three for the
+//! thread. The six behaviours (a test each, three for the
 //! hooks; then `random_compositions`, which composes them at random) are:
 //!
 //! 1. a thread outside a pool that waits for pool work (`ThreadPool::join`,
@@ -23,8 +23,17 @@
 //! 6. `P.join(a, b)` on a shut-down `P`, called from a worker of another
 //!    pool, runs `a` and then `b` on the calling thread.
 //!
-//! One more test guards a bug found on the way, not in the issue: a wait
-//! inside nested joins that breaks the join deque's order (J2).
+//! Three more tests guard bugs found on the way: a wait inside nested joins
+//! that breaks the join deque's order (J2); and two hangs that the Spin
+//! model of waiting found in the first version of the new waiting
+//! (`docs/liveness.md`, findings F1 and F3): an outside waiter that trusts a
+//! counted default spawn which then fails
+//! (`outside_waiter_survives_a_default_spawn_failing_meanwhile`), and a
+//! worker waiting inside a task while its pool shuts down, with work of
+//! that pool accepted before the close
+//! (`a_worker_waiting_across_its_pools_shutdown_still_runs_its_work`).
+//! (F2, a thread helping another pool as a guest, has no guest any more:
+//! the helper runs the pool's tasks as the thread it is.)
 //!
 //! As everywhere in this suite, no assertion runs inside a task (the pool
 //! would catch it): tasks write into a [`Ledger`], and the execution's main
@@ -35,7 +44,7 @@
 //! Run just these: `RUSTFLAGS="--cfg shuttle" cargo test --release --test
 //! shuttle_tests liveness -- --test-threads=1`.
 
-use crate::common::{Ledger, PoolRef, Token, describe, me};
+use crate::common::{Ledger, PoolRef, Token, describe, is_shut_down, me};
 use crate::{Outcomes, check_outcomes, iterations};
 use shuttle::rand::{Rng, thread_rng};
 use shuttle::sync::mpsc;
@@ -556,7 +565,7 @@ const NESTED_SHAPES: [(usize, &[usize]); 6] = [
 fn nested_shape(shape: usize, ledger: &Arc<Ledger>, a: PoolRef, b: PoolRef, c: PoolRef) {
     let t = |id| ledger.token(id);
     match shape {
-        // The issue's shape: B.join(|| A.join(|| 1, || 2), || 3). In shape
+        // The nesting shape of behaviour 2: B.join(|| A.join(|| 1, || 2), || 3). In shape
         // 5, B never gets a thread: A's worker runs B's job itself, and the
         // inner A.join comes from inside that job.
         0 | 5 => {
@@ -1616,6 +1625,219 @@ fn join_on_a_shut_down_pool_from_another_pools_worker_runs_inline() {
 }
 
 // ---------------------------------------------------------------------------
+// Found by the Spin model: a spawn on its way, a wait across a shutdown
+// ---------------------------------------------------------------------------
+
+const ON_ITS_WAY_OUTCOMES: &[&str] = &[
+    "a spawn failed while the outside waiter waited",
+    "the outside waiter ran the join itself",
+    "a worker thread ran the join",
+];
+
+// Ids: the join's `a` (0) and `b` (1), the spawner's task (2).
+const OW_IDS: usize = 3;
+
+/// Clears the injected spawn failures when dropped (also when the
+/// execution panics), so that none is left for a later execution or test.
+struct NoMoreFailures;
+
+impl Drop for NoMoreFailures {
+    fn drop(&mut self) {
+        model::fail_next_spawns(0);
+    }
+}
+
+/// A one-thread pool on the default spawn path (`std::thread`'s place in
+/// the model), whose next 1 to 3 spawns fail. Two threads outside the pool
+/// race: a spawner spawns a task, and a driver calls `join` and waits. The
+/// pool's first spawn, counted in the word before it is attempted, may be
+/// the spawner's while the driver looks at the word, and then fail.
+fn on_its_way_scenario(outcomes: &Arc<Outcomes>) {
+    let mut rng = thread_rng();
+    let failures = rng.gen_range(1..=3);
+    let _clear = NoMoreFailures;
+    model::fail_next_spawns(failures);
+    let ledger = Ledger::new(OW_IDS);
+    let waiting = Arc::new(AtomicBool::new(false));
+    let failed_during_wait = Arc::new(AtomicBool::new(false));
+    let reported = Arc::new(AtomicUsize::new(0));
+    let (w, f, r, l) = (
+        waiting.clone(),
+        failed_during_wait.clone(),
+        reported.clone(),
+        ledger.clone(),
+    );
+    let pool = Box::new(
+        ThreadPool::builder()
+            .max_threads(1)
+            .thread_name(|i| format!("w-{i}"))
+            .spawn_error_handler(move |_| {
+                r.fetch_add(1, SeqCst);
+                if w.load(SeqCst) {
+                    f.store(true, SeqCst);
+                }
+            })
+            .panic_handler(move |payload| {
+                l.problem(format!(
+                    "a panic reached the pool's panic handler: {}",
+                    describe(&*payload)
+                ))
+            })
+            .build()
+            .unwrap(),
+    );
+    let (pref, l) = (PoolRef::new(&pool), ledger.clone());
+    let task = ledger.token(2);
+    let spawner = thread::Builder::new()
+        .name("spawner".into())
+        .stack_size(DRIVER_STACK)
+        .spawn(move || {
+            if let Err(refused) = pref.get().spawn(move || {
+                task.run();
+            }) {
+                drop(refused.into_inner());
+                l.problem("the spawner's task was refused by a running pool".into());
+            }
+        })
+        .unwrap();
+    let (pref, l, w) = (PoolRef::new(&pool), ledger.clone(), waiting.clone());
+    on_driver(move || {
+        l.set_joiner();
+        let (ta, tb) = (l.token(0), l.token(1));
+        w.store(true, SeqCst);
+        pref.get().join(
+            move || {
+                ta.run();
+            },
+            move || {
+                tb.run();
+            },
+        );
+        w.store(false, SeqCst);
+    });
+    spawner.join().unwrap();
+    let on_waiter = ledger.ran_on_joiner(0);
+    drop(pool);
+
+    ledger.check(|_| 1);
+    assert!(
+        (1..=failures).contains(&reported.load(SeqCst)),
+        "{} spawn failures reported, {failures} injected",
+        reported.load(SeqCst)
+    );
+    if failed_during_wait.load(SeqCst) {
+        outcomes.hit("a spawn failed while the outside waiter waited");
+    }
+    outcomes.hit(if on_waiter {
+        "the outside waiter ran the join itself"
+    } else {
+        "a worker thread ran the join"
+    });
+}
+
+/// Found by the Spin model (`docs/liveness.md`, F1). Guards against: a lost
+/// wake-up of the spawn path (a hang). A waiter outside the pool that sees
+/// a thread counted in the word but not registered trusted the default
+/// spawn path to deliver it and blocked on its latch; but the count is
+/// taken before `std::thread` is asked, which may still fail (EAGAIN), and
+/// the failed spawner does not come back for the waiter's job. The waiter
+/// must poll until the thread registers or its spawn fails, then retry or
+/// run the job itself; every closure runs once and every failure is
+/// reported.
+#[test]
+fn outside_waiter_survives_a_default_spawn_failing_meanwhile() {
+    check_outcomes(
+        "outside_waiter_survives_a_default_spawn_failing_meanwhile",
+        ON_ITS_WAY_OUTCOMES,
+        false,
+        on_its_way_scenario,
+    );
+}
+
+const SHUTDOWN_WAIT_OUTCOMES: &[&str] = &[
+    "A's join was accepted and ran on A's worker after A shut down",
+    "A's join ran on A's worker before A shut down",
+    "A's join was refused and ran on B's worker",
+];
+
+// Ids: the task on A (0), A's join's `a` (1) and `b` (2), B's join's `b`
+// (3).
+const SW_IDS: usize = 4;
+
+/// Two one-thread pools. A task on A calls `B.join(|| A.join(p, q), r)`:
+/// A's only worker waits for B's work, and B's worker submits A's join
+/// back to A, while the main thread drops A (shutdown, then
+/// `join_workers`) at a random point. If A's join is accepted before the
+/// shutdown, only A's worker, itself waiting inside a task, can run it.
+fn shutdown_wait_scenario(outcomes: &Arc<Outcomes>) {
+    let mut rng = thread_rng();
+    let yields = rng.gen_range(0..=3);
+    let ledger = Ledger::new(SW_IDS);
+    let a = plain_pool("a", 1, &ledger);
+    let b = plain_pool("b", 1, &ledger);
+    let (aa, bb) = (PoolRef::new(&a), PoolRef::new(&b));
+    let seen: Arc<Mutex<Option<(String, bool)>>> = Arc::default();
+    let (l, s) = (ledger.clone(), seen.clone());
+    let x = ledger.token(0);
+    a.spawn(move || {
+        x.begin();
+        let (tp, tq, tr) = (l.token(1), l.token(2), l.token(3));
+        bb.get().join(
+            || {
+                aa.get().join(
+                    || {
+                        tp.run();
+                        let name = thread::current().name().unwrap_or("?").to_string();
+                        *s.lock().unwrap() = Some((name, is_shut_down(aa.get())));
+                    },
+                    move || {
+                        tq.run();
+                    },
+                )
+            },
+            move || {
+                tr.run();
+            },
+        );
+        x.end();
+    })
+    .unwrap();
+    for _ in 0..yields {
+        thread::yield_now();
+    }
+    drop(a);
+    drop(b);
+
+    ledger.check(|_| 1);
+    let (on, after_shutdown) = seen.lock().unwrap().take().expect("p ran");
+    outcomes.hit(match (on.as_str(), after_shutdown) {
+        ("a-0", true) => "A's join was accepted and ran on A's worker after A shut down",
+        ("a-0", false) => "A's join ran on A's worker before A shut down",
+        ("b-0", _) => "A's join was refused and ran on B's worker",
+        _ => panic!("p ran on {on}, neither A's worker nor B's"),
+    });
+}
+
+/// Found by the Spin model (`docs/liveness.md`, F3). Guards against: a
+/// worker waiting inside a task that stops serving its pool at shutdown (a
+/// hang). A worker asleep in `wait_for` was woken by the shutdown and went
+/// to block on its latch; but work accepted before the shutdown (here A's
+/// join, submitted by B's worker) may be what that latch waits for, and
+/// the worker is the pool's only thread: A's join never runs, B's worker
+/// waits for it for ever, and `Drop` of A waits for A's worker. After
+/// shutdown the waiter must keep searching its pool and sleep on the bell,
+/// which every push after shutdown rings.
+#[test]
+fn a_worker_waiting_across_its_pools_shutdown_still_runs_its_work() {
+    check_outcomes(
+        "a_worker_waiting_across_its_pools_shutdown_still_runs_its_work",
+        SHUTDOWN_WAIT_OUTCOMES,
+        false,
+        shutdown_wait_scenario,
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Found on the way: a wait inside nested joins
 // ---------------------------------------------------------------------------
 
@@ -1731,7 +1953,7 @@ fn deque_order_scenario(outcomes: &Arc<Outcomes>) {
     }
 }
 
-/// Not one of the issue's six: found while writing these tests (the
+/// Not one of the six behaviours above: found while writing these tests (the
 /// generative test reaches it too). Guards against: a wait inside nested
 /// joins breaking the join deque's order (`docs/fork_join.md`, J2): a
 /// worker inside `join(|| join(|| wait, b2), b1)` whose wait (a scope's

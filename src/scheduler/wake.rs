@@ -78,10 +78,11 @@ pub(super) enum Starting {
     /// No thread is counted: nothing will run the pool's queued tasks
     /// unless a spawn is retried (`open`) or the waiter runs them.
     Nobody { open: bool },
-    /// A custom spawn handler holds the thread: it may still fail.
-    MayFail,
-    /// `std::thread` started it: a thread that started registers.
-    WillRegister,
+    /// A thread is counted but has not registered: its spawn is still in
+    /// the hands of the thread that started it (or of a custom spawn
+    /// handler) and may yet fail, or it has started and is about to
+    /// register. Either way another thread resolves it.
+    OnItsWay,
 }
 
 /// Whether a leaving thread was the last one out of a pool.
@@ -102,7 +103,10 @@ impl Pool {
             // `notified`; pairs with the SeqCst fence after the consuming CAS
             // in `wait`.
             fence(Ordering::SeqCst);
-            if self.sync_word(Ordering::Relaxed).notified() {
+            let sync = self.sync_word(Ordering::Relaxed);
+            // After shutdown `notified` stays set for good: the slow path,
+            // which then only rings the bell, must still run.
+            if sync.notified() && sync.state() != State::Shutdown {
                 return;
             }
         }
@@ -175,6 +179,12 @@ impl Pool {
                 Err(actual) => sync = SyncWord::from_bits(actual),
             }
         }
+        // Shut down: nobody is idle any more and no thread starts, but a
+        // worker that waits inside a task may be asleep on the bell, and
+        // the work just pushed (into a worker's own ring, or left in the
+        // global queue) may be what it can run: ring.
+        // SAFETY: the pool is alive: the caller holds it.
+        unsafe { Bell::ring(&self.bell) };
     }
 
     /// Wakes one idle thread: a worker asleep on the idle event (it gets the
@@ -467,10 +477,8 @@ impl Pool {
             Starting::Nobody {
                 open: sync.state() != State::Shutdown,
             }
-        } else if self.config.spawn_handler.is_some() {
-            Starting::MayFail
         } else {
-            Starting::WillRegister
+            Starting::OnItsWay
         }
     }
 

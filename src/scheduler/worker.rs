@@ -416,9 +416,10 @@ fn settled(queue: &Queue) -> bool {
 ///    worker registered and none starting: every spawn failed), it retries
 ///    the spawn now and then (after 0, 1, 2, 4, ... 64 tasks run since the
 ///    last try; a failure goes to the spawn error handler) and runs `job`'s
-///    queued tasks itself, one at a time. If a custom spawn handler holds a
-///    counted thread, it polls until that thread registers or fails; a
-///    thread that `std::thread` started always registers.
+///    queued tasks itself, one at a time. While a thread is counted but
+///    not registered (its spawn, by `std::thread` or a custom handler, has
+///    not returned, or the thread has yet to register), it polls until the
+///    thread registers or its spawn fails: either may still happen.
 /// 3. While the awaited tasks of its own pool are still queued
 ///    (`all_started()` is false), it keeps searching: they may sit where a
 ///    search is the only way to them.
@@ -468,14 +469,13 @@ pub(crate) fn wait_for(job: Option<&Pool>, latch: &Latch, all_started: &dyn Fn()
                     }
                     // Nothing queued: a thread took the work and runs it.
                 }
-                // A custom spawn handler may still drop the thread it was
-                // given: poll until it registers or the spawn fails.
-                Starting::MayFail => {
-                    spin_loop();
+                // Another thread resolves it soon (the spawn returns, or
+                // the new thread registers): poll until it does. A custom
+                // spawn handler may hold the thread longer.
+                Starting::OnItsWay => {
+                    crate::sync::thread::yield_now();
                     continue;
                 }
-                // `std::thread` started it: it registers and runs the work.
-                Starting::WillRegister => {}
             }
         }
         if own && !all_started() {
@@ -494,10 +494,19 @@ pub(crate) fn wait_for(job: Option<&Pool>, latch: &Latch, all_started: &dyn Fn()
         match w.pool.wait_until(is_waking, latch) {
             // Notified: search again (as the waking thread, maybe).
             Ok(waking) => is_waking = waking,
-            // The latch is being set, or the pool shut down and no longer
-            // notifies anyone: block on the latch itself.
-            Err(Stop::LatchSet | Stop::Shutdown) => {
+            // The latch is being set: `wait` below sees it through.
+            Err(Stop::LatchSet) => {
                 is_waking = false;
+                break;
+            }
+            // The pool shut down: nobody is idle any more, but work the
+            // waiter can run may still appear (pushed before the close, or
+            // by the pool's running tasks), and it may be what the latch
+            // waits for. Search, and sleep on the bell, which every push
+            // after shutdown rings.
+            Err(Stop::Shutdown) => {
+                is_waking = false;
+                wait_after_shutdown(w, latch);
                 break;
             }
         }
@@ -509,6 +518,26 @@ pub(crate) fn wait_for(job: Option<&Pool>, latch: &Latch, all_started: &dyn Fn()
         }
     }
     latch.wait();
+}
+
+/// `wait_for` on a registered worker whose pool shut down: search the pool
+/// (the drain's search) until the latch is being set, sleeping on the
+/// pool's bell, announced on the latch, when there is nothing to run.
+/// After shutdown `notify` rings the bell for every push, so a sleeper
+/// misses no new work (the bell's argument: `docs/bell.md`).
+fn wait_after_shutdown(w: &LocalWorker<'_>, latch: &Latch) {
+    loop {
+        let epoch = w.pool.bell.prepare();
+        if let Some(stole) = w.find_task() {
+            w.pool.bell.cancel();
+            run_task(w.pool, stole.task);
+        } else if latch.is_setting() {
+            w.pool.bell.cancel();
+            return;
+        } else {
+            w.pool.bell.sleep(epoch);
+        }
+    }
 }
 
 /// Runs one task, catching a panic (hazard 11).

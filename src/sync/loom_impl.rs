@@ -54,6 +54,7 @@ pub(crate) mod futex_table {
 
 pub(crate) mod thread {
     pub(crate) use loom::thread::Builder;
+    pub(crate) use loom::thread::yield_now;
 
     /// loom threads are coroutines; the requested stack size is ignored and
     /// a fixed 256 KiB stack (loom counts it in words) is used instead.

@@ -54,6 +54,7 @@ pub(crate) mod futex_table {
 
 pub(crate) mod thread {
     pub(crate) use shuttle::thread::Builder;
+    pub(crate) use shuttle::thread::yield_now;
 
     /// shuttle threads are coroutines with a stack of their own: the size
     /// asked for, or 256 KiB.

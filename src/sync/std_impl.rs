@@ -37,6 +37,7 @@ pub(crate) mod futex {
 
 pub(crate) mod thread {
     pub(crate) use std::thread::Builder;
+    pub(crate) use std::thread::yield_now;
 
     /// Detached OS threads, with the stack size asked for (if any).
     pub(crate) fn stack_size(requested: Option<usize>) -> Option<usize> {
