@@ -1,7 +1,7 @@
 //! zap-pool side by side with rayon and tokio.
 //!
 //! ```text
-//! cargo bench --bench pools -- [--threads 1,2] [--workload NAME[,NAME]] [--rounds N]
+//! cargo bench -p zap-pool-bench --bench pools -- [--threads 1,2] [--workload NAME[,NAME]] [--rounds N]
 //!                              [--quick] [--out DIR] [--no-write]
 //! ```
 //!
@@ -222,7 +222,7 @@ struct Options {
 }
 
 const USAGE: &str = "\
-usage: cargo bench --bench pools -- [options]
+usage: cargo bench -p zap-pool-bench --bench pools -- [options]
 
   --threads N[,N...]     thread counts to sweep (default: available parallelism)
   --workload W[,W...]    quicksort, spawn_many, chained_spawn, fanout,
@@ -1003,7 +1003,7 @@ pub fn group(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -1084,14 +1084,17 @@ fn main() -> ExitCode {
         (_, _, false) | (None, true, _) => None,
         (Some(dir), _, true) => Some(dir.clone()),
         (None, false, true) => {
-            Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks"))
+            Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks"))
         }
     };
     if let Some(dir) = out {
         let command = if options.args.is_empty() {
-            "cargo bench --bench pools".to_string()
+            "cargo bench -p zap-pool-bench --bench pools".to_string()
         } else {
-            format!("cargo bench --bench pools -- {}", options.args.join(" "))
+            format!(
+                "cargo bench -p zap-pool-bench --bench pools -- {}",
+                options.args.join(" ")
+            )
         };
         let context = report::Context {
             machine: sys::Machine::describe(),

@@ -1,4 +1,7 @@
 //! Exhaustive interleaving checks of the pool's lock-free components, run by
+//! `RUSTFLAGS="--cfg loom" cargo test` (as typed: the dev profile, which
+//! optimizes loom and the crate, and a preemption bound of 2 when
+//! `LOOM_MAX_PREEMPTIONS` is unset), or faster by
 //! `LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom -C debug-assertions" cargo
 //! test --release --test loom_tests`.
 //!
@@ -37,6 +40,9 @@ impl fmt::Display for Explored {
     }
 }
 
+/// The preemption bound when `LOOM_MAX_PREEMPTIONS` is unset: CI's.
+pub const DEFAULT_PREEMPTION_BOUND: usize = 2;
+
 /// Runs `f` under loom, with the futex model reset before each iteration.
 /// Returns the number of iterations explored.
 pub fn model<F>(f: F) -> Explored
@@ -66,11 +72,14 @@ where
     let iterations = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = iterations.clone();
     let mut builder = loom::model::Builder::new();
-    if let Some(bound) = builder.preemption_bound {
-        if bound > cap {
-            println!("(preemption bound {bound} capped at {cap} for this test)");
-            builder.preemption_bound = Some(cap);
-        }
+    // The suite's bound when `LOOM_MAX_PREEMPTIONS` is unset (loom's own
+    // default is no bound at all, hours for the whole-pool tests).
+    let bound = *builder
+        .preemption_bound
+        .get_or_insert(DEFAULT_PREEMPTION_BOUND);
+    if bound > cap {
+        println!("(preemption bound {bound} capped at {cap} for this test)");
+        builder.preemption_bound = Some(cap);
     }
     builder.check(move || {
         counter.fetch_add(1, Ordering::Relaxed);

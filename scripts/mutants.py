@@ -694,6 +694,38 @@ MUTATIONS = [
         [("shuttle", "liveness::a_wait_inside_nested_joins_keeps_the_join_deque_in_order")],
     ),
     (
+        "on-its-way-trusted",
+        "F1: a waiter outside the pool trusts a counted, unregistered thread to register and blocks on the latch, though its default spawn may still fail",
+        "src/scheduler/worker.rs",
+        "                Starting::OnItsWay => {\n                    crate::sync::thread::yield_now();\n                    continue;\n                }",
+        "                Starting::OnItsWay => {}",
+        [("shuttle", "liveness::outside_waiter_survives_a_default_spawn_failing_meanwhile")],
+    ),
+    (
+        "help-as-guest",
+        "F2: a waiter helping a pool with no thread runs its task as a guest worker of that pool, and the thread's workers are looked up innermost only, so the guest hides the thread's own worker (an A.join inside B's job then blocks A's only worker)",
+        None,
+        [("src/scheduler/worker.rs",
+          "    run_task(pool, task);\n    true\n}",
+          "    let worker = Worker::new();\n    let guest = LocalWorker::new(&worker, pool, false);\n    let _current = enter(&guest);\n    run_task(pool, task);\n    true\n}"),
+         ("src/scheduler/worker.rs",
+          "        if ptr::eq(w.pool, pool) {\n            return Some(w);\n        }\n",
+          "        if ptr::eq(w.pool, pool) {\n            return Some(w);\n        }\n        break;\n"),
+         ("src/scheduler/worker.rs",
+          "        .or_else(registered_worker)\n        .or_else(current_worker);",
+          "        .or_else(current_worker);")],
+        None,
+        [("shuttle", "liveness::workers_waiting_on_another_pool_run_their_own_tasks")],
+    ),
+    (
+        "wait-after-shutdown-blocks",
+        "F3: a worker waiting inside a task stops serving its pool at shutdown and blocks on the latch, stranding work accepted before the close",
+        "src/scheduler/worker.rs",
+        "                wait_after_shutdown(w, latch);\n",
+        "",
+        [("shuttle", "liveness::a_worker_waiting_across_its_pools_shutdown_still_runs_its_work")],
+    ),
+    (
         "batch-unterminated-walk",
         "hazard 7: push_ptr leaves the old link and pop_front follows links to null (both fixes out)",
         "src/raw.rs",
@@ -761,7 +793,14 @@ def cargo(tool, args, timeout):
     env = dict(os.environ)
     env.pop("LOOM_MAX_PREEMPTIONS", None)
     env.update(TOOLS[tool]["env"])
-    env["CARGO_TARGET_DIR"] = TARGET
+    # One target directory per RUSTFLAGS (loom, shuttle), so that switching
+    # tools never rebuilds the other's artifacts; incremental release
+    # builds without debug info, so that a mutation rebuilds only what it
+    # changed (seconds, not the ~40 s of a full release build of the crate
+    # and its test binary).
+    env["CARGO_TARGET_DIR"] = os.path.join(TARGET, TOOLS[tool]["target"])
+    env["CARGO_PROFILE_RELEASE_INCREMENTAL"] = "true"
+    env["CARGO_PROFILE_RELEASE_DEBUG"] = "0"
     cmd = ["cargo", "test", "--release", "--test", TOOLS[tool]["target"]] + args
     start = time.time()
     try:

@@ -12,6 +12,7 @@ use std::io;
 /// Configures a [`ThreadPool`].
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
 /// let started = Arc::new(AtomicUsize::new(0));
@@ -49,6 +50,7 @@ impl Builder {
     /// the panic hook printed them, spawn errors printed to stderr.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::Builder::new().build().unwrap();
     /// assert!(pool.max_threads() >= 1);
     /// ```
@@ -60,6 +62,7 @@ impl Builder {
     /// Default: the available parallelism.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// assert!(zap_pool::ThreadPool::builder().max_threads(0).build().is_err());
     /// ```
     pub fn max_threads(mut self, max_threads: usize) -> Self {
@@ -79,6 +82,7 @@ impl Builder {
     /// nesting of your tasks.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder().stack_size(1 << 20).build().unwrap();
     /// # drop(pool);
     /// assert!(zap_pool::ThreadPool::builder().stack_size(4096).build().is_err());
@@ -98,6 +102,7 @@ impl Builder {
     /// unnamed.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder().thread_name(|i| format!("sorter-{i}")).build().unwrap();
     /// # drop(pool);
     /// ```
@@ -118,6 +123,7 @@ impl Builder {
     /// wait. The same holds in every hook of the pool.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder().on_thread_start(|i| eprintln!("worker {i} up")).build().unwrap();
     /// # drop(pool);
     /// ```
@@ -137,6 +143,7 @@ impl Builder {
     /// wait for it).
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder().on_thread_stop(|i| eprintln!("worker {i} done")).build().unwrap();
     /// # drop(pool);
     /// ```
@@ -153,6 +160,7 @@ impl Builder {
     /// [`ThreadPool::join_workers`] from here, which panics, aborts too).
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .panic_handler(|payload| eprintln!("a task panicked: {payload:?}"))
     ///     .build()
@@ -179,6 +187,7 @@ impl Builder {
     /// pool's work polls until the worker starts or the spawn fails.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .spawn_handler(|worker| {
     ///         std::thread::Builder::new()
@@ -206,6 +215,7 @@ impl Builder {
     /// that a handler that spawns cannot recurse without end).
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .spawn_error_handler(|error| eprintln!("no thread: {error}"))
     ///     .build()
@@ -228,6 +238,7 @@ impl Builder {
     /// `stack_size` is below [`MIN_STACK_SIZE`].
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let err = zap_pool::ThreadPool::builder().max_threads(20_000).build().unwrap_err();
     /// assert!(err.to_string().contains("16383"));
     /// ```

@@ -10,6 +10,7 @@ use core::fmt;
 /// honour.
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// let err = zap_pool::ThreadPool::builder().max_threads(0).build().unwrap_err();
 /// assert!(err.to_string().contains("max_threads"));
 /// ```
@@ -65,6 +66,7 @@ impl std::error::Error for BuildError {}
 /// shutdown: the closure, handed back.
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// let pool = zap_pool::ThreadPool::with_max_threads(1);
 /// pool.shutdown();
 /// let err = pool.spawn(|| ()).unwrap_err();
@@ -82,6 +84,7 @@ impl<F> SpawnError<F> {
     /// The closure that was not run.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(1);
     /// pool.shutdown();
     /// let (tx, rx) = std::sync::mpsc::channel();
@@ -112,6 +115,7 @@ impl<F> std::error::Error for SpawnError<F> {}
 /// batch, handed back untouched.
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// use std::ptr::NonNull;
 /// use zap_pool::{ThreadPool, raw::{Batch, Task}};
 /// unsafe fn noop(_: NonNull<Task>) {}
@@ -134,6 +138,7 @@ impl ScheduleError {
     /// The batch that was not scheduled.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// use std::ptr::NonNull;
     /// use zap_pool::{ThreadPool, raw::{Batch, Task}};
     /// unsafe fn noop(_: NonNull<Task>) {}

@@ -5,6 +5,7 @@
 //! spawning, checked with loom and shuttle.
 //!
 //! ```
+//! # zap_pool::__skip_doctest_under_models();
 //! use std::sync::Arc;
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use zap_pool::ThreadPool;
@@ -80,6 +81,11 @@
 //! runs randomized schedules of whole-pool ones. The proof notes are in
 //! `docs/`.
 //!
+//! The same switch reaches the crates that use this one: your code that
+//! runs on a pool can be model-checked through the pool
+//! (`docs/testing-your-code.md` in the repository; hooks in `model`, only
+//! under `--cfg loom` / `--cfg shuttle`).
+//!
 //! ## Module map
 //!
 //! Each folder is a layer and imports only the layers listed below it
@@ -118,6 +124,21 @@ pub use crate::thread_pool::ThreadPool;
 #[cfg(any(loom, shuttle))]
 #[doc(hidden)]
 pub mod model;
+
+/// Ends a doctest at once, successfully, when the crate was built for a
+/// model checker (`RUSTFLAGS="--cfg loom"` or `--cfg shuttle`): doctests
+/// are std programs, and the model builds' atomics and threads work only
+/// inside a model. Every example in these docs calls it first (a hidden
+/// line), so that `RUSTFLAGS="--cfg loom" cargo test` passes as typed. Does
+/// nothing in a normal build.
+#[doc(hidden)]
+pub fn __skip_doctest_under_models() {
+    #[cfg(any(loom, shuttle))]
+    {
+        eprintln!("doctest skipped: zap-pool was built for a model checker");
+        std::process::exit(0);
+    }
+}
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

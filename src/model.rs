@@ -11,11 +11,22 @@ pub use crate::structures::join_deque::{
 pub use crate::structures::latch::Latch;
 pub use crate::structures::queue::{Busy, Consumer, Probe, Queue};
 
-/// Resets the futex model and the use-after-free ghost; call at the start
-/// of every model iteration.
+/// Starts a new model execution: resets the futex model and the
+/// use-after-free ghost, and makes a `static` pool build a fresh core at
+/// its next use. Call it at the start of every execution (under loom it is
+/// required; under shuttle, only for `static` pools; see
+/// `docs/testing-your-code.md`).
 pub fn reset() {
     crate::sync::futex::reset();
     crate::sync::ghost::reset();
+    crate::sync::next_execution();
+}
+
+/// Makes the next `n` thread spawns through the default path
+/// (`std::thread`'s place in the model) fail, as a real `thread::spawn` may
+/// (EAGAIN). `reset` does not clear it: set it inside the execution.
+pub fn fail_next_spawns(n: usize) {
+    crate::sync::failing::set(n);
 }
 
 /// How many futex waits in this iteration actually slept.

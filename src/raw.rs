@@ -9,6 +9,7 @@
 //! struct from the pointer the callback receives:
 //!
 //! ```
+//! # zap_pool::__skip_doctest_under_models();
 //! use std::ptr::NonNull;
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use zap_pool::ThreadPool;
@@ -71,6 +72,7 @@ impl Task {
         /// A task that runs `callback` when it is picked up.
         ///
         /// ```
+        /// # zap_pool::__skip_doctest_under_models();
         /// use std::ptr::NonNull;
         /// use zap_pool::raw::Task;
         /// unsafe fn hello(_task: NonNull<Task>) {}
@@ -121,6 +123,7 @@ impl fmt::Debug for Task {
 /// earlier batch can never drag old tasks back in (hazard 7).
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// use std::ptr::NonNull;
 /// use zap_pool::raw::{Batch, Task};
 /// unsafe fn noop(_: NonNull<Task>) {}
@@ -167,6 +170,7 @@ impl Batch {
     /// An empty batch.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let batch = zap_pool::raw::Batch::new();
     /// assert!(batch.is_empty());
     /// ```
@@ -181,6 +185,7 @@ impl Batch {
     /// The number of tasks in the batch.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// assert_eq!(zap_pool::raw::Batch::new().len(), 0);
     /// ```
     pub const fn len(&self) -> usize {
@@ -190,6 +195,7 @@ impl Batch {
     /// Whether the batch has no task.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// assert!(zap_pool::raw::Batch::new().is_empty());
     /// ```
     pub const fn is_empty(&self) -> bool {
@@ -203,6 +209,7 @@ impl Batch {
     /// governs the task from then on.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// use std::ptr::NonNull;
     /// use zap_pool::raw::{Batch, Task};
     /// unsafe fn noop(_: NonNull<Task>) {}
@@ -228,6 +235,7 @@ impl Batch {
     /// while it is being batched.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// use std::ptr::NonNull;
     /// use zap_pool::raw::{Batch, Task};
     /// #[repr(C)]
@@ -250,6 +258,7 @@ impl Batch {
     /// Appends every task of `other`, keeping their order.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// use std::ptr::NonNull;
     /// use zap_pool::raw::{Batch, Task};
     /// unsafe fn noop(_: NonNull<Task>) {}

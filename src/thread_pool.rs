@@ -8,8 +8,7 @@ use crate::error::{ScheduleError, SpawnError};
 use crate::fork_join::{self, HeapTask, JoinHandle, Scope};
 use crate::raw::Batch;
 use crate::scheduler::{Config, Pool};
-use crate::sync;
-use crate::sync::atomic::{AtomicPtr, Ordering};
+use crate::sync::unmodelled::{AtomicPtr, Ordering};
 use core::fmt;
 use core::ptr;
 
@@ -19,7 +18,9 @@ use core::ptr;
 /// panics and failed thread spawns.
 pub struct ThreadPool {
     /// The shared state, allocated at the first use (or by `build`), freed by
-    /// `Drop` after `join_workers`. Never moves once allocated.
+    /// `Drop` after `join_workers`. Never moves once allocated. A std atomic
+    /// in every build, the model builds included (`sync::unmodelled`), so
+    /// that the constructors are `const` there too.
     core: AtomicPtr<Pool>,
     /// The thread limit to build the core with at the first use (0: the
     /// available parallelism). Read only while `core` is null, which it
@@ -28,53 +29,58 @@ pub struct ThreadPool {
 }
 
 impl ThreadPool {
-    sync::const_fn_unless_loom! {
-        /// A pool with one thread per available CPU, decided at first use.
-        ///
-        /// `const`: a pool can be a `static`. It starts no thread and
-        /// allocates nothing until it is first used.
-        ///
-        /// ```
-        /// use zap_pool::ThreadPool;
-        /// static POOL: ThreadPool = ThreadPool::new();
-        /// let (tx, rx) = std::sync::mpsc::channel();
-        /// POOL.spawn(move || tx.send(42).unwrap()).unwrap();
-        /// assert_eq!(rx.recv().unwrap(), 42);
-        /// // A static is never dropped: shut it down and join it by hand
-        /// // when the program wants its threads gone before it exits.
-        /// POOL.shutdown();
-        /// POOL.join_workers();
-        /// ```
-        pub fn new() -> Self {
-            Self { core: AtomicPtr::new(ptr::null_mut()), lazy_max_threads: 0 }
+    /// A pool with one thread per available CPU, decided at first use.
+    ///
+    /// `const`: a pool can be a `static`. It starts no thread and
+    /// allocates nothing until it is first used.
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// use zap_pool::ThreadPool;
+    /// static POOL: ThreadPool = ThreadPool::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// POOL.spawn(move || tx.send(42).unwrap()).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 42);
+    /// // A static is never dropped: shut it down and join it by hand
+    /// // when the program wants its threads gone before it exits.
+    /// POOL.shutdown();
+    /// POOL.join_workers();
+    /// ```
+    pub const fn new() -> Self {
+        Self {
+            core: AtomicPtr::new(ptr::null_mut()),
+            lazy_max_threads: 0,
         }
     }
 
-    sync::const_fn_unless_loom! {
-        /// A pool of at most `max_threads` threads.
-        ///
-        /// # Panics
-        ///
-        /// If `max_threads` is 0 or more than [`MAX_THREADS`](crate::MAX_THREADS). In a `static`
-        /// that is a compile-time error. [`ThreadPool::builder`] reports it
-        /// as an error value instead.
-        ///
-        /// ```
-        /// use zap_pool::ThreadPool;
-        /// static POOL: ThreadPool = ThreadPool::with_max_threads(2);
-        /// assert_eq!(POOL.max_threads(), 2);
-        /// ```
-        pub fn with_max_threads(max_threads: usize) -> Self {
-            if check_max_threads(max_threads).is_err() {
-                panic!("max_threads must be between 1 and zap_pool::MAX_THREADS (16383)");
-            }
-            Self { core: AtomicPtr::new(ptr::null_mut()), lazy_max_threads: max_threads }
+    /// A pool of at most `max_threads` threads.
+    ///
+    /// # Panics
+    ///
+    /// If `max_threads` is 0 or more than [`MAX_THREADS`](crate::MAX_THREADS). In a `static`
+    /// that is a compile-time error. [`ThreadPool::builder`] reports it
+    /// as an error value instead.
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// use zap_pool::ThreadPool;
+    /// static POOL: ThreadPool = ThreadPool::with_max_threads(2);
+    /// assert_eq!(POOL.max_threads(), 2);
+    /// ```
+    pub const fn with_max_threads(max_threads: usize) -> Self {
+        if check_max_threads(max_threads).is_err() {
+            panic!("max_threads must be between 1 and zap_pool::MAX_THREADS (16383)");
+        }
+        Self {
+            core: AtomicPtr::new(ptr::null_mut()),
+            lazy_max_threads: max_threads,
         }
     }
 
     /// A builder for a pool with more settings.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .max_threads(2)
     ///     .thread_name(|i| format!("worker-{i}"))
@@ -97,15 +103,19 @@ impl ThreadPool {
     pub(crate) fn core(&self) -> &Pool {
         // Acquire: pairs with the Release CAS that published the core.
         let core = self.core.load(Ordering::Acquire);
-        if core.is_null() {
-            return self.init_core();
+        // SAFETY: a published core lives until `Drop`, which needs `&mut
+        // self` (the model builds never free one).
+        match unsafe { core.as_ref() } {
+            Some(pool) if pool.is_current() => pool,
+            _ => self.init_core(core),
         }
-        // SAFETY: a published core lives until `Drop`, which needs `&mut self`.
-        unsafe { &*core }
     }
 
+    /// Builds the core at the first use, replacing `seen`: null, or in the
+    /// model builds a core of an earlier execution (left to leak, as the
+    /// model builds leave every core).
     #[cold]
-    fn init_core(&self) -> &Pool {
+    fn init_core(&self, seen: *mut Pool) -> &Pool {
         let mut builder = Builder::new();
         if self.lazy_max_threads != 0 {
             builder = builder.max_threads(self.lazy_max_threads);
@@ -116,12 +126,10 @@ impl ThreadPool {
         let fresh = Pool::boxed(config);
         // AcqRel: Release publishes the new core; Acquire (also the failure
         // ordering) sees a core that another thread published first.
-        match self.core.compare_exchange(
-            ptr::null_mut(),
-            fresh,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
+        match self
+            .core
+            .compare_exchange(seen, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
             // SAFETY: just published; lives until `Drop`.
             Ok(_) => unsafe { &*fresh },
             Err(existing) => {
@@ -136,6 +144,7 @@ impl ThreadPool {
     /// The most threads this pool runs at once.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// assert_eq!(zap_pool::ThreadPool::with_max_threads(3).max_threads(), 3);
     /// ```
     pub fn max_threads(&self) -> usize {
@@ -149,6 +158,7 @@ impl ThreadPool {
     /// more: the pool runs them before `join_workers` returns.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// pool.spawn(move || tx.send("hi").unwrap()).unwrap();
@@ -182,6 +192,7 @@ impl ThreadPool {
     /// from there (`Send`).
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// use std::ptr::NonNull;
     /// use zap_pool::{ThreadPool, raw::{Batch, Task}};
     /// unsafe fn noop(_: NonNull<Task>) {}
@@ -227,6 +238,7 @@ impl ThreadPool {
     /// [`zap_pool::join`](crate::join)).
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// fn fib(n: u32) -> u64 {
     ///     if n < 2 {
     ///         return n as u64;
@@ -264,6 +276,7 @@ impl ThreadPool {
     /// the first task's).
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
     /// let words = vec!["zap", "pool", "scope"];
     /// let mut lengths = vec![0; words.len()];
@@ -288,6 +301,7 @@ impl ThreadPool {
     /// not one of its workers, as [`spawn`](ThreadPool::spawn) does.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
     /// let handles: Vec<_> = (0..4u64)
     ///     .map(|i| pool.spawn_with_handle(move || i * i).unwrap())
@@ -307,6 +321,7 @@ impl ThreadPool {
     /// once every accepted task has run. Returns at once; idempotent.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(1);
     /// pool.shutdown();
     /// assert!(pool.spawn(|| ()).is_err());
@@ -339,6 +354,7 @@ impl ThreadPool {
     /// for its own thread. The message names the hook.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
     /// pool.spawn(|| println!("hello")).unwrap();
     /// pool.shutdown();
@@ -394,11 +410,15 @@ impl Drop for ThreadPool {
     /// hundred bytes, is leaked: it may hold the very closure that runs.)
     fn drop(&mut self) {
         let core = self.core.load(Ordering::Acquire);
-        if core.is_null() {
+        // SAFETY: published cores live until here.
+        let Some(pool) = (unsafe { core.as_ref() }) else {
+            return;
+        };
+        if !pool.is_current() {
+            // A `static` pool's core of an earlier model execution: nothing
+            // of it runs any more.
             return;
         }
-        // SAFETY: published cores live until here.
-        let pool = unsafe { &*core };
         if pool.is_own_worker() || pool.current_hook().is_some() {
             pool.abandon();
             return;

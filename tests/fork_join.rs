@@ -4,6 +4,7 @@
 //! nesting tests run on a 1-thread pool, where a waiting worker that did not
 //! run other tasks would deadlock (a watchdog turns the hang into a failure),
 //! and on 8 threads, where steals and blocking waits happen.
+#![cfg(not(any(loom, shuttle)))]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -78,10 +78,10 @@ impl Row {
     }
 
     pub fn push(&mut self, sample: Sample) {
-        if let Some(note) = sample.note {
-            if !self.notes.contains(&note) {
-                self.notes.push(note);
-            }
+        if let Some(note) = sample.note
+            && !self.notes.contains(&note)
+        {
+            self.notes.push(note);
         }
         self.samples.push(sample.values);
     }
@@ -516,35 +516,34 @@ pub fn targets(sections: &[Section]) -> Vec<Target> {
         }
     }
 
-    if let Some((s, t)) = find(sections, "fanout") {
-        if let (Some(zap), Some(rayon)) =
+    if let Some((s, t)) = find(sections, "fanout")
+        && let (Some(zap), Some(rayon)) =
             (s.median(names::ZAP_JOIN, t), s.median(names::RAYON_JOIN, t))
-        {
-            let r = zap / rayon;
-            push(
-                format!("fanout, {t} threads: zap join / rayon join"),
-                "≤ 1.20x",
-                ratio3(r),
-                Some(r <= 1.2),
-            );
-        }
+    {
+        let r = zap / rayon;
+        push(
+            format!("fanout, {t} threads: zap join / rayon join"),
+            "≤ 1.20x",
+            ratio3(r),
+            Some(r <= 1.2),
+        );
     }
 
-    if let Some((s, t)) = find(sections, "idle") {
-        if let Some(r) = s.row(names::ZAP, t) {
-            let cpu = r.median(0);
-            push(
-                format!("idle, {t} threads: zap threads' CPU time in the window"),
-                "0",
-                format!(
-                    "{} (max {}), {} switches",
-                    format_value(cpu, Unit::Time),
-                    format_value(r.values(0).last().copied().unwrap_or(f64::NAN), Unit::Time),
-                    format_value(r.median(1), Unit::Count)
-                ),
-                Some(cpu == 0.0),
-            );
-        }
+    if let Some((s, t)) = find(sections, "idle")
+        && let Some(r) = s.row(names::ZAP, t)
+    {
+        let cpu = r.median(0);
+        push(
+            format!("idle, {t} threads: zap threads' CPU time in the window"),
+            "0",
+            format!(
+                "{} (max {}), {} switches",
+                format_value(cpu, Unit::Time),
+                format_value(r.values(0).last().copied().unwrap_or(f64::NAN), Unit::Time),
+                format_value(r.median(1), Unit::Count)
+            ),
+            Some(cpu == 0.0),
+        );
     }
 
     if let Some((s, t)) = find(sections, "memory") {
@@ -930,7 +929,7 @@ pub fn write(
     let mut md = String::new();
     md.push_str("# Benchmarks: zap-pool, rayon and tokio\n\n");
     md.push_str(
-        "Written by `benches/pools.rs` (`cargo bench --bench pools`); rerun it \
+        "Written by `benches/pools.rs` (`cargo bench -p zap-pool-bench --bench pools`); rerun it \
          rather than edit this file. The numbers are only as good as the quiet of the \
          machine they ran on.\n\n",
     );

@@ -125,6 +125,7 @@ where
 /// not reach the pool's panic handler.
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// let pool = zap_pool::ThreadPool::with_max_threads(2);
 /// let handle = pool.spawn_with_handle(|| 6 * 7).unwrap();
 /// assert_eq!(handle.join().unwrap(), 42);
@@ -181,6 +182,7 @@ impl<T> JoinHandle<T> {
     /// Whether the task has finished (its result is ready). Does not block.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(1);
     /// let handle = pool.spawn_with_handle(|| ()).unwrap();
     /// while !handle.is_finished() {
@@ -204,6 +206,7 @@ impl<T> JoinHandle<T> {
     /// without spinning.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
     /// let ok = pool.spawn_with_handle(|| "done").unwrap();
     /// let bad = pool.spawn_with_handle(|| -> u32 { panic!("boom") }).unwrap();

@@ -140,6 +140,7 @@ where
 /// another thread, `b` is dropped without running.
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// fn sum(xs: &[u64]) -> u64 {
 ///     if xs.len() <= 1024 {
 ///         return xs.iter().sum();

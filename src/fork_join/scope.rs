@@ -39,6 +39,7 @@ type Payload = Box<dyn Any + Send>;
 /// pool. Made by [`ThreadPool::scope`](crate::ThreadPool::scope).
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// let pool = zap_pool::ThreadPool::with_max_threads(2);
 /// let mut halves = [0u64; 2];
 /// let (left, right) = halves.split_at_mut(1);
@@ -152,6 +153,7 @@ impl<'scope> Scope<'scope> {
     /// ends, after all its tasks have finished.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// let pool = zap_pool::ThreadPool::with_max_threads(2);
     /// let count = AtomicUsize::new(0);

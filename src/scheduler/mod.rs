@@ -81,6 +81,9 @@ pub(crate) struct Pool {
     /// The index the next spawned thread gets (`spawn.rs`).
     next_index: AtomicUsize,
     config: Config,
+    /// The model execution this pool was made in (`sync::execution`; 0 in
+    /// real builds).
+    execution: usize,
 }
 
 // SAFETY: every field is an atomic, an `Event`/`Queue`/`Registry` (themselves
@@ -104,7 +107,14 @@ impl Pool {
             registry: Registry::new(),
             next_index: AtomicUsize::new(0),
             config,
+            execution: crate::sync::execution(),
         }
+    }
+
+    /// Whether this pool belongs to the current model execution (always, in
+    /// real builds): a `static` pool's core from an earlier one is stale.
+    pub(crate) fn is_current(&self) -> bool {
+        self.execution == crate::sync::execution()
     }
 
     pub(crate) fn config(&self) -> &Config {

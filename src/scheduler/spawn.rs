@@ -147,6 +147,7 @@ impl Pool {
 /// `join_workers`).
 ///
 /// ```
+/// # zap_pool::__skip_doctest_under_models();
 /// let pool = zap_pool::ThreadPool::builder()
 ///     .spawn_handler(|worker| {
 ///         std::thread::Builder::new()
@@ -185,6 +186,7 @@ impl WorkerThread {
     /// The worker's number, counting spawn attempts from 0.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .spawn_handler(|worker| {
     ///         assert_eq!(worker.index(), 0);
@@ -203,6 +205,7 @@ impl WorkerThread {
     /// The thread name the pool's configuration asks for.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .thread_name(|i| format!("w{i}"))
     ///     .spawn_handler(|worker| {
@@ -221,6 +224,7 @@ impl WorkerThread {
     /// The stack size the pool's configuration asks for.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .stack_size(1 << 20)
     ///     .spawn_handler(|worker| {
@@ -243,6 +247,7 @@ impl WorkerThread {
     /// joined. Call it on a fresh thread.
     ///
     /// ```
+    /// # zap_pool::__skip_doctest_under_models();
     /// let pool = zap_pool::ThreadPool::builder()
     ///     .spawn_handler(|worker| {
     ///         std::thread::spawn(move || worker.run());

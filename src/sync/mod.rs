@@ -65,7 +65,7 @@ pub(crate) mod thread {
     use super::backend::thread as imp;
     use std::io;
 
-    pub(crate) use imp::available_parallelism;
+    pub(crate) use imp::{available_parallelism, yield_now};
 
     /// Starts a detached thread (under the models, a modelled one) with the
     /// given name and stack size.
@@ -74,6 +74,10 @@ pub(crate) mod thread {
         stack_size: Option<usize>,
         f: impl FnOnce() + Send + 'static,
     ) -> io::Result<()> {
+        #[cfg(any(loom, shuttle))]
+        if super::failing::take() {
+            return Err(io::Error::other("a failure injected by the model tests"));
+        }
         let mut builder = imp::Builder::new();
         if let Some(name) = name {
             builder = builder.name(name);
@@ -83,6 +87,73 @@ pub(crate) mod thread {
         }
         builder.spawn(f).map(drop)
     }
+}
+
+/// Failures of the default thread spawn, injected by the model tests
+/// (`model::fail_next_spawns`): the one path that `std::thread` can fail on
+/// and that a spawn handler cannot imitate, since the failure happens
+/// inside the pool's own spawn, after the thread was counted.
+#[cfg(any(loom, shuttle))]
+pub(crate) mod failing {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        static LEFT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The next `n` default spawns (of this OS thread's executions) fail.
+    pub(crate) fn set(n: usize) {
+        LEFT.with(|l| l.set(n));
+    }
+
+    pub(crate) fn take() -> bool {
+        LEFT.with(|l| {
+            let left = l.get();
+            l.set(left.saturating_sub(1));
+            left > 0
+        })
+    }
+}
+
+/// Atomics that the model checkers do not see: std's in every build. The
+/// one user is a `ThreadPool`'s pointer to its core, which must be
+/// constructible in a `const` (a pool can be a `static`) in every build,
+/// loom's included, where modelled atomics are not. Under the models a
+/// core carries the execution it was made in (`execution`), so that a
+/// `static` pool used by a later execution builds a fresh one.
+pub(crate) mod unmodelled {
+    pub(crate) use core::sync::atomic::{AtomicPtr, Ordering};
+}
+
+/// The model execution this thread is in: a number unique to the last
+/// `model::reset` called on this OS thread (each model runs its executions
+/// on the test's own thread, and test threads run side by side, so the
+/// number is kept per thread and drawn from one counter); 0 in real builds.
+#[cfg(any(loom, shuttle))]
+pub(crate) fn execution() -> usize {
+    CURRENT_EXECUTION.with(|c| c.get())
+}
+
+#[cfg(not(any(loom, shuttle)))]
+#[inline(always)]
+pub(crate) const fn execution() -> usize {
+    0
+}
+
+#[cfg(any(loom, shuttle))]
+static EXECUTIONS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(any(loom, shuttle))]
+std::thread_local! {
+    static CURRENT_EXECUTION: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts counting a new model execution (`model::reset`).
+#[cfg(any(loom, shuttle))]
+pub(crate) fn next_execution() {
+    // Relaxed: the counter only hands out distinct numbers.
+    let n = EXECUTIONS.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
+    CURRENT_EXECUTION.with(|c| c.set(n));
 }
 
 /// Defines a function that is `const` in the std and shuttle builds and a
