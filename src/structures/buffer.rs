@@ -150,13 +150,16 @@ impl<'a> Owner<'a> {
 
             // Full: claim half of the ring for the overflow queue.
             let migrate = size / 2;
-            // Acquire: as the loads above; the claimed slots' earlier thieves
-            // finished copying before we reuse them.
+            // Acquire, on success and on failure (hazard 10): either way the
+            // `head` we read decides which slots we write next (the claimed
+            // ones after a success; after a failure the loop refills the
+            // room a thief made), so the thieves' copies of them, before
+            // their Release CAS, come first.
             match ring.head.compare_exchange(
                 head,
                 head.wrapping_add(migrate),
                 Ordering::Acquire,
-                Ordering::Relaxed,
+                Ordering::Acquire,
             ) {
                 Ok(_) => {
                     let mut overflow = Batch::new();
@@ -186,12 +189,16 @@ impl<'a> Owner<'a> {
             if size == 0 {
                 return None;
             }
-            // Acquire: pairs with thieves' Release CAS, as in `push`.
+            // Acquire, on success and on failure (hazard 10): pairs with
+            // thieves' Release CAS, as in `push`. A failure can end in
+            // `None` (thieves emptied the ring), after which this thread
+            // refills the ring's slots (`consume`, `steal`) on the strength
+            // of this read alone.
             match ring.head.compare_exchange_weak(
                 head,
                 head.wrapping_add(1),
                 Ordering::Acquire,
-                Ordering::Relaxed,
+                Ordering::Acquire,
             ) {
                 // Relaxed: we wrote the slot; the CAS made it ours.
                 Ok(_) => return Some(ring.slots.at(head).load(Ordering::Relaxed)),
