@@ -44,3 +44,23 @@ fn two_tasks_record_both_events() {
 fn shuttle_finds_the_lost_update() {
     shuttle::check_pct(|| two_tasks_record(true), 5000, 3);
 }
+
+/// The failure, caught as a harness would catch it: the payload that
+/// leaves `check_pct` is the user's own assertion message, not an error of
+/// the checker or of the pool's teardown.
+#[test]
+fn a_found_failure_carries_the_users_message() {
+    let caught = std::panic::catch_unwind(|| {
+        shuttle::check_pct(|| two_tasks_record(true), 5000, 3);
+    });
+    let payload = caught.expect_err("PCT did not find the lost update");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(
+        message.contains("lost update: two tasks recorded"),
+        "the failure does not carry the user's message: {message:?}"
+    );
+}
