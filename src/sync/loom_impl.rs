@@ -1,18 +1,9 @@
 //! The loom build: every atomic, cell, thread and futex is modelled, and loom
 //! explores their interleavings and weak-memory outcomes.
 
-pub(crate) mod atomic {
-    pub(crate) use loom::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence,
-    };
-}
-
-pub(crate) mod hint {
-    pub(crate) use loom::hint::spin_loop;
-}
+modelled_primitives!(loom);
 
 pub(crate) use loom::cell::UnsafeCell;
-pub(crate) use loom::thread_local;
 
 pub(crate) mod futex_table {
     //! Where the futex model keeps its table under loom: an OS-thread-local

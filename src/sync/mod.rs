@@ -31,6 +31,25 @@ mod cell;
 #[cfg(any(loom, shuttle))]
 pub(crate) mod ghost;
 
+/// The primitives that loom and shuttle name alike: atomics, the spin hint
+/// and thread-locals, taken from the checker's crate (`loom` or `shuttle`).
+#[cfg(any(loom, shuttle))]
+macro_rules! modelled_primitives {
+    ($checker:ident) => {
+        pub(crate) mod atomic {
+            pub(crate) use $checker::sync::atomic::{
+                AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence,
+            };
+        }
+
+        pub(crate) mod hint {
+            pub(crate) use $checker::hint::spin_loop;
+        }
+
+        pub(crate) use $checker::thread_local;
+    };
+}
+
 // One backend per build; everything below is written once against it.
 #[cfg(loom)]
 mod loom_impl;

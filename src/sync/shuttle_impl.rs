@@ -2,18 +2,9 @@
 //! chooses (randomly or by PCT). Atomics behave as SeqCst here; loom is the
 //! tool for weak memory, shuttle for larger scenarios.
 
-pub(crate) mod atomic {
-    pub(crate) use shuttle::sync::atomic::{
-        AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering, fence,
-    };
-}
-
-pub(crate) mod hint {
-    pub(crate) use shuttle::hint::spin_loop;
-}
+modelled_primitives!(shuttle);
 
 pub(crate) use super::cell::UnsafeCell;
-pub(crate) use shuttle::thread_local;
 
 pub(crate) mod futex_table {
     //! Where the futex model keeps its table under shuttle: a
