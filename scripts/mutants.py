@@ -92,8 +92,8 @@ MUTATIONS = [
         "notify-fence-removed",
         "hazard 1: no SeqCst fence between the push and the fast-path read of `notified`",
         "src/scheduler/wake.rs",
-        "            fence(Ordering::SeqCst);\n            if self.sync_word(Ordering::Relaxed).notified() {",
-        "            if self.sync_word(Ordering::Relaxed).notified() {",
+        "            fence(Ordering::SeqCst);\n            let sync = self.sync_word(Ordering::Relaxed);\n",
+        "            let sync = self.sync_word(Ordering::Relaxed);\n",
         [("loom", "sync_word::a_pushed_task_is_always_found")],
     ),
     (
@@ -427,7 +427,7 @@ MUTATIONS = [
         "                head,\n"
         "                head.wrapping_add(1),\n"
         "                Ordering::Acquire,\n"
-        "                Ordering::Relaxed,\n"
+        "                Ordering::Acquire,\n"
         "            ) {",
         "            match {\n"
         "                ring.head.store(head.wrapping_add(1), Ordering::Release);\n"
@@ -459,7 +459,7 @@ MUTATIONS = [
         "                head,\n"
         "                head.wrapping_add(migrate),\n"
         "                Ordering::Acquire,\n"
-        "                Ordering::Relaxed,\n"
+        "                Ordering::Acquire,\n"
         "            ) {",
         "            match {\n"
         "                ring.head.store(head.wrapping_add(migrate), Ordering::Release);\n"
@@ -578,14 +578,6 @@ MUTATIONS = [
         "            if let Some(stole) = None::<Stole> {",
         [("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles"),
          ("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
-    ),
-    (
-        "fj-wait-for-ignores-all-started",
-        "a waiting worker blocks on the latch as soon as a search finds nothing, even while awaited tasks are still queued",
-        "src/scheduler/worker.rs",
-        "        if own && !all_started() {",
-        "        if own && !all_started() && false {",
-        [("shuttle", "fork_join::queued_scope_tasks_are_run_by_their_waiting_worker")],
     ),
     (
         "fj-latch-set-no-wake",

@@ -274,6 +274,11 @@ if [[ $full -eq 1 ]]; then
     addw f1-threads "outside join + outside spawn, default spawn, 1 failure" ltl:threads_end pass "$W_OUT -DPRODUCER"
     addw f1p-safety "outside join + outside spawn, every default spawn fails" safety pass "$W_OUT -DPRODUCER -DP_ALWAYS_FAIL"
     addw f3-threads "cross-pool, A dropped while TA waits" ltl:threads_end pass "$W_CROSS -DCROSS_DROP"
+    # Step 3 of wait_for (spin while awaited tasks are queued) is there for
+    # latency: without it, every waiting scenario still passes.
+    addw n3-safety "no all_started spin, worker waits in a scope" safety pass "$W_WAKE -DNO_ALLST_SPIN"
+    addw n3-threads "no all_started spin, worker waits in a scope" ltl:threads_end pass "$W_WAKE -DNO_ALLST_SPIN"
+    addw n2-safety "no all_started spin, cross-pool join" safety pass "$W_CROSS -DNO_ALLST_SPIN"
     addw f1o-bfs "OLD_WILL_REGISTER (F1)" safety-bfs "$H_INV" "$W_OUT -DPRODUCER -DOLD_WILL_REGISTER"
     addw f2o-bfs "OLD_GUEST_HELP (F2)" safety-bfs "$H_INV" "$W_CROSS -DB_ALWAYS_FAIL -DOLD_GUEST_HELP"
     addw f3o-bfs "OLD_SHUTDOWN_BLOCK (F3)" safety-bfs "$H_INV" "$W_CROSS -DCROSS_DROP -DOLD_SHUTDOWN_BLOCK"

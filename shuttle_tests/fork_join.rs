@@ -1322,15 +1322,15 @@ fn queued_scenario(outcomes: &Arc<Outcomes>) {
     ledger.check(|_| 1);
 }
 
-/// Guards against a worker sleeping while a task it awaits is only queued:
-/// the owner of a scope may block on the scope's latch only once every task
-/// of the scope has started; until then a search that finds nothing is
-/// transient, and must be repeated. Here the only other worker can be held
-/// by a task that waits for the scope to end while tasks of the scope sit in
-/// its ring: an owner that went to sleep when its search came up empty
-/// would never be woken (a deadlock), while one that keeps searching steals
-/// them back and finishes the scope.
-/// Kills: `fj-wait-for-ignores-all-started`, `fj-wait-for-never-helps`.
+/// Guards against a waiting worker that stops running tasks while a task it
+/// awaits is only queued. Here the only other worker can be held by a task
+/// that waits for the scope to end while tasks of the scope sit in its
+/// ring: an owner that blocked on the latch would never be woken (a
+/// deadlock), while one that keeps searching, or sleeps idle in its pool's
+/// word where the pushes' notifications reach it, steals them back and
+/// finishes the scope. (Sleeping as soon as a search comes up empty is no
+/// bug since waiters sleep idle in the word: `docs/fork_join.md`, step 3.)
+/// Kills: `fj-wait-for-never-helps`.
 #[test]
 fn queued_scope_tasks_are_run_by_their_waiting_worker() {
     check_outcomes(
