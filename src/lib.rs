@@ -108,6 +108,7 @@
 mod builder;
 mod error;
 mod fork_join;
+mod global;
 pub mod raw;
 mod scheduler;
 mod structures;
@@ -116,7 +117,8 @@ mod thread_pool;
 
 pub use crate::builder::{Builder, MIN_STACK_SIZE};
 pub use crate::error::{BuildError, ScheduleError, SpawnError};
-pub use crate::fork_join::{JoinHandle, Scope, join};
+pub use crate::fork_join::{JoinHandle, Scope};
+pub use crate::global::{current_num_threads, current_thread_index, join, scope, spawn};
 pub use crate::scheduler::{MAX_THREADS, WorkerThread};
 pub use crate::thread_pool::ThreadPool;
 

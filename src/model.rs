@@ -51,3 +51,12 @@ pub fn word(pool: &crate::ThreadPool) -> (u32, bool, u32, u32) {
 pub fn scope_pending(scope: &crate::Scope<'_>) -> usize {
     scope.pending_snapshot()
 }
+
+/// Shuts the global pool down and joins its threads: call it at the end of
+/// an execution that used the global pool (the free `join`, `scope` or
+/// `spawn` outside any pool), whose threads would otherwise never exit.
+/// The next execution's first use builds a fresh global pool.
+pub fn end_global() {
+    crate::global::GLOBAL.shutdown();
+    crate::global::GLOBAL.join_workers();
+}

@@ -116,13 +116,14 @@ pub(crate) mod failing {
 }
 
 /// Atomics that the model checkers do not see: std's in every build. The
-/// one user is a `ThreadPool`'s pointer to its core, which must be
+/// users are the counter that numbers pools (a `static`, for thread names
+/// only) and a `ThreadPool`'s pointer to its core, which must be
 /// constructible in a `const` (a pool can be a `static`) in every build,
 /// loom's included, where modelled atomics are not. Under the models a
 /// core carries the execution it was made in (`execution`), so that a
 /// `static` pool used by a later execution builds a fresh one.
 pub(crate) mod unmodelled {
-    pub(crate) use core::sync::atomic::{AtomicPtr, Ordering};
+    pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 }
 
 /// The model execution this thread is in: a number unique to the last
