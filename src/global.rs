@@ -19,8 +19,10 @@
 //!
 //! In the model builds, a core records the model execution it was made in,
 //! and a `static` pool used in a later execution builds a fresh one, so
-//! the global pool works across executions; but its threads never exit,
-//! so an execution that starts them must end them (`model::end_global`).
+//! the global pool works across executions; there is one per test thread
+//! (`global`), since tests run their models side by side. Its threads
+//! never exit, so an execution that starts them must end them
+//! (`model::end_global`).
 
 use crate::error::{BuildError, SpawnError};
 use crate::fork_join::{self, HeapTask, Scope};
@@ -28,12 +30,35 @@ use crate::scheduler::{self, Config, Pool};
 use crate::thread_pool::ThreadPool;
 
 /// The global pool.
-pub(crate) static GLOBAL: ThreadPool = ThreadPool::new();
+#[cfg(not(any(loom, shuttle)))]
+static GLOBAL: ThreadPool = ThreadPool::new();
+
+/// The global pool.
+#[cfg(not(any(loom, shuttle)))]
+pub(crate) fn global() -> &'static ThreadPool {
+    &GLOBAL
+}
+
+// In the model builds, one global pool per test thread: tests run side by
+// side on their own OS threads, each model on its own, and one `static`
+// would have each test's executions replace the others' cores. Leaked
+// once per test thread, never dropped (a drop at the thread's exit would
+// run outside any model).
+#[cfg(any(loom, shuttle))]
+crate::sync::os_thread_local! {
+    static GLOBAL: &'static ThreadPool = Box::leak(Box::new(ThreadPool::new()));
+}
+
+/// The global pool (of this test thread, in the model builds).
+#[cfg(any(loom, shuttle))]
+pub(crate) fn global() -> &'static ThreadPool {
+    GLOBAL.with(|global| *global)
+}
 
 /// `Builder::build_global`: gives the global pool this configuration,
 /// unless it exists already.
 pub(crate) fn build_global(config: Config) -> Result<(), BuildError> {
-    if GLOBAL.set_core(config) {
+    if global().set_core(config) {
         Ok(())
     } else {
         Err(BuildError::global_already_initialized())
@@ -44,7 +69,7 @@ pub(crate) fn build_global(config: Config) -> Result<(), BuildError> {
 fn current_pool<'a>() -> &'a Pool {
     match scheduler::current_worker() {
         Some(worker) => worker.pool(),
-        None => GLOBAL.core(),
+        None => global().core(),
     }
 }
 
@@ -99,7 +124,7 @@ where
 {
     match scheduler::current_worker() {
         Some(worker) => fork_join::join::join_on_worker(worker, a, b),
-        None => fork_join::join::join_in(GLOBAL.core(), a, b),
+        None => fork_join::join::join_in(global().core(), a, b),
     }
 }
 

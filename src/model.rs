@@ -55,8 +55,10 @@ pub fn scope_pending(scope: &crate::Scope<'_>) -> usize {
 /// Shuts the global pool down and joins its threads: call it at the end of
 /// an execution that used the global pool (the free `join`, `scope` or
 /// `spawn` outside any pool), whose threads would otherwise never exit.
-/// The next execution's first use builds a fresh global pool.
+/// The next execution's first use builds a fresh global pool. (There is
+/// one global pool per test thread in the model builds.)
 pub fn end_global() {
-    crate::global::GLOBAL.shutdown();
-    crate::global::GLOBAL.join_workers();
+    let global = crate::global::global();
+    global.shutdown();
+    global.join_workers();
 }

@@ -149,6 +149,13 @@ std::thread_local! {
     static CURRENT_EXECUTION: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// A thread-local of the OS thread, which the model builds do not replace:
+/// each model runs all its threads, as coroutines, on the test's own OS
+/// thread, so under a model it holds one value per test thread (the global
+/// pool's place, `global.rs`), shared by the model's threads.
+#[cfg(any(loom, shuttle))]
+pub(crate) use std::thread_local as os_thread_local;
+
 /// Starts counting a new model execution (`model::reset`).
 #[cfg(any(loom, shuttle))]
 pub(crate) fn next_execution() {
