@@ -84,7 +84,7 @@ fn current_pool<'a>() -> &'a Pool {
 /// thread took, this thread runs other tasks of the pool.
 ///
 /// On any other thread the join runs on the global pool (see
-/// [`Builder::build_global`]), as [`ThreadPool::join`] on that pool: the
+/// [`Builder::build_global`](crate::Builder::build_global)), as [`ThreadPool::join`] on that pool: the
 /// caller waits, and nested joins fork on the global pool's workers.
 /// Earlier versions of this crate ran `a` and then `b` on the calling
 /// thread here; `join` now behaves as rayon's does, so that a recursive
@@ -182,7 +182,7 @@ where
 /// thread of a pool (of the innermost one, when a worker waits inside
 /// another pool's work); `None` on any other thread.
 ///
-/// The index is the one that [`Builder::thread_name`] and the thread hooks
+/// The index is the one that [`Builder::thread_name`](crate::Builder::thread_name) and the thread hooks
 /// receive ([`WorkerThread::index`](crate::WorkerThread::index)): threads
 /// are numbered in the order they were started, from 0, so an index is
 /// below [`current_num_threads`] unless a thread spawn failed (a failed
@@ -202,7 +202,7 @@ pub fn current_thread_index() -> Option<usize> {
 /// The most threads the current pool runs at once: the pool of the worker
 /// thread that calls it, or the global pool on any other thread (this
 /// creates the global pool if nothing did yet, after which
-/// [`Builder::build_global`] fails).
+/// [`Builder::build_global`](crate::Builder::build_global) fails).
 ///
 /// ```
 /// # zap_pool::__skip_doctest_under_models();

@@ -230,7 +230,7 @@ fn free_join_outside_a_pool_runs_on_the_global_pool() {
                 zap_pool::current_thread_index(),
             )
         },
-        || zap_pool::current_thread_index(),
+        zap_pool::current_thread_index,
     );
     // `a` runs on a worker of the global pool, not on the caller.
     assert_ne!(a.0, here);
