@@ -11,7 +11,7 @@ the top):
     structures  src/structures/      lock-free structures
     scheduler   src/scheduler/       the pool: wake protocol, workers, lifecycle
     fork_join   src/fork_join/       join, scope, handles, jobs
-    top         src/lib.rs, thread_pool.rs, builder.rs, error.rs, model.rs
+    top         src/lib.rs, thread_pool.rs, builder.rs, error.rs, global.rs, model.rs
 
 A file may name `crate::X` (in a `use`, a path, or a macro) only for a
 layer X at or below its own, and may not climb out of its folder with
@@ -39,12 +39,14 @@ MODULE_LAYER = {
     "builder": "top",
     "error": "top",
     "model": "top",
+    "global": "top",
 }
 # Items the root re-exports: naming them through `crate::` is a use of the
 # top layer.
 TOP_ITEMS = {
     "ThreadPool", "Builder", "BuildError", "SpawnError", "ScheduleError",
     "JoinHandle", "Scope", "join", "WorkerThread", "MAX_THREADS", "MIN_STACK_SIZE",
+    "scope", "spawn", "current_thread_index", "current_num_threads",
 }
 
 CRATE_PATH = re.compile(r"\bcrate::(\w+)")

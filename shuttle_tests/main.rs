@@ -11,6 +11,7 @@
 //! `shuttle::replay` (see `docs/README.md`).
 #![cfg(shuttle)]
 
+mod api;
 mod common;
 mod event;
 mod fork_join;

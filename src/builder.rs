@@ -2,6 +2,7 @@
 //! place (`resolve`).
 
 use crate::error::BuildError;
+use crate::global;
 use crate::scheduler::{Config, MAX_THREADS, WorkerThread};
 use crate::sync;
 use crate::thread_pool::ThreadPool;
@@ -46,7 +47,8 @@ impl fmt::Debug for Builder {
 
 impl Builder {
     /// A builder with the defaults: one thread per available CPU, the
-    /// platform's stack size, threads named `zap-pool-N`, panics dropped after
+    /// platform's stack size, threads named `zap-pool-P-N` (`P` numbers the
+    /// pools of the process, `N` the threads of the pool), panics dropped after
     /// the panic hook printed them, spawn errors printed to stderr.
     ///
     /// ```
@@ -93,7 +95,8 @@ impl Builder {
     }
 
     /// Names the worker threads: called with each worker's index. Default:
-    /// `zap-pool-N`.
+    /// `zap-pool-P-N`, where `P` is a number unique to the pool in the
+    /// process and `N` the index, so that the threads of two pools differ.
     ///
     /// The closure runs on whichever thread starts the worker (the one that
     /// scheduled the work). It may use the pool; a thread that it causes to
@@ -244,6 +247,37 @@ impl Builder {
     /// ```
     pub fn build(self) -> Result<ThreadPool, BuildError> {
         Ok(ThreadPool::with_config(self.resolve()?))
+    }
+
+    /// Makes this configuration the global pool's: the pool that
+    /// [`join`](crate::join), [`scope`](crate::scope),
+    /// [`spawn`](crate::spawn) and
+    /// [`current_num_threads`](crate::current_num_threads) use on threads
+    /// that are not workers of a pool. Without it, the global pool is
+    /// created with the defaults at its first use. It is never dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if the configuration is invalid (as for
+    /// [`Builder::build`]), or if the global pool exists already: built by
+    /// an earlier call, or created by a first use.
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// zap_pool::Builder::new()
+    ///     .max_threads(2)
+    ///     .thread_name(|i| format!("global-{i}"))
+    ///     .build_global()
+    ///     .unwrap();
+    /// assert_eq!(zap_pool::current_num_threads(), 2);
+    /// let name = zap_pool::join(|| std::thread::current().name().map(String::from), || ()).0;
+    /// assert!(name.unwrap().starts_with("global-"));
+    /// // Once only.
+    /// let err = zap_pool::Builder::new().build_global().unwrap_err();
+    /// assert!(err.to_string().contains("already initialized"));
+    /// ```
+    pub fn build_global(self) -> Result<(), BuildError> {
+        global::build_global(self.resolve()?)
     }
 
     /// Resolves the defaults and validates every option: the one place

@@ -7,7 +7,8 @@ use crate::scheduler::MAX_THREADS;
 use core::fmt;
 
 /// [`Builder::build`](crate::Builder::build) was given a setting it cannot
-/// honour.
+/// honour, or [`Builder::build_global`](crate::Builder::build_global) came
+/// after the global pool existed.
 ///
 /// ```
 /// # zap_pool::__skip_doctest_under_models();
@@ -23,6 +24,7 @@ pub struct BuildError {
 enum BuildErrorKind {
     MaxThreads(usize),
     StackSize(usize),
+    GlobalPoolAlreadyInitialized,
 }
 
 impl BuildError {
@@ -44,6 +46,15 @@ impl BuildError {
     }
 }
 
+impl BuildError {
+    /// `build_global` after the global pool was built or first used.
+    pub(crate) fn global_already_initialized() -> Self {
+        Self {
+            kind: BuildErrorKind::GlobalPoolAlreadyInitialized,
+        }
+    }
+}
+
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
@@ -54,6 +65,9 @@ impl fmt::Display for BuildError {
             BuildErrorKind::StackSize(n) => write!(
                 f,
                 "stack_size is {n} bytes, but must be at least {MIN_STACK_SIZE}"
+            ),
+            BuildErrorKind::GlobalPoolAlreadyInitialized => f.write_str(
+                "the global thread pool is already initialized (built by build_global, or created by a first use)",
             ),
         }
     }

@@ -31,8 +31,14 @@
 //! * Fork-join, as in rayon: [`join`] / [`ThreadPool::join`] (no heap
 //!   allocation: the forked closure lives on the caller's stack),
 //!   [`ThreadPool::scope`] (tasks that borrow from the caller; one allocation
-//!   each) and [`ThreadPool::spawn_with_handle`] (a [`JoinHandle`] for the
-//!   result; one allocation). A worker that waits for forked work, of its
+//!   each), [`ThreadPool::spawn_with_handle`] (a [`JoinHandle`] for the
+//!   result; one allocation) and [`ThreadPool::install`] (a closure run on
+//!   a worker of the pool; no allocation). The free functions [`join`],
+//!   [`scope`], [`spawn`], [`current_thread_index`] and
+//!   [`current_num_threads`] use the current pool: the pool of the worker
+//!   thread that calls them (inside `install` or any task), and on any
+//!   other thread the global pool, created at its first use or by
+//!   [`Builder::build_global`]. A worker that waits for forked work, of its
 //!   own pool or of another, runs other tasks of its pool meanwhile and
 //!   sleeps where the pool's wake-ups reach it, so nesting never deadlocks,
 //!   even on one thread and across pools; a thread outside the pool blocks
@@ -45,6 +51,9 @@
 //!   until its first use. A task wakes an idle worker or starts a new one, up
 //!   to `max_threads`. A pool can be a `static` ([`ThreadPool::new`] and
 //!   [`ThreadPool::with_max_threads`] are `const`).
+//! * **The global pool** lives for the process: it is never dropped, and
+//!   its threads, once started, idle until the process exits.
+//!   [`Builder::build_global`] configures it once, before its first use.
 //! * **Shutdown drains.** [`ThreadPool::shutdown`] stops intake from outside
 //!   the pool; every task accepted before it still runs, and so does every task
 //!   that a running task of this pool schedules, before [`ThreadPool::join_workers`]
@@ -95,8 +104,8 @@
 //!
 //! | layer | files | what |
 //! |---|---|---|
-//! | public face | `thread_pool.rs`, `builder.rs`, `error.rs` | [`ThreadPool`], [`Builder`], the errors |
-//! | `fork_join/` | `job.rs`, `join.rs`, `scope.rs`, `handle.rs` | [`join`], [`Scope`], [`JoinHandle`] and the jobs under them |
+//! | public face | `thread_pool.rs`, `builder.rs`, `error.rs`, `global.rs` | [`ThreadPool`], [`Builder`], the errors; the global pool and the free functions |
+//! | `fork_join/` | `job.rs`, `join.rs`, `scope.rs`, `handle.rs` | join and install, [`Scope`], [`JoinHandle`] and the jobs under them |
 //! | `scheduler/` | `sync_word.rs`, `wake.rs`, `lifecycle.rs`, `registry.rs`, `spawn.rs`, `worker.rs` | the Zap pool: the wake protocol, workers, search, shutdown |
 //! | `structures/` | `event.rs`, `latch.rs`, `queue.rs`, `buffer.rs`, `join_deque.rs` | the lock-free structures |
 //! | base | `raw.rs`, `sync/` | [`raw::Task`] and [`raw::Batch`]; the facade that loom and shuttle replace |
@@ -108,6 +117,7 @@
 mod builder;
 mod error;
 mod fork_join;
+mod global;
 pub mod raw;
 mod scheduler;
 mod structures;
@@ -116,7 +126,8 @@ mod thread_pool;
 
 pub use crate::builder::{Builder, MIN_STACK_SIZE};
 pub use crate::error::{BuildError, ScheduleError, SpawnError};
-pub use crate::fork_join::{JoinHandle, Scope, join};
+pub use crate::fork_join::{JoinHandle, Scope};
+pub use crate::global::{current_num_threads, current_thread_index, join, scope, spawn};
 pub use crate::scheduler::{MAX_THREADS, WorkerThread};
 pub use crate::thread_pool::ThreadPool;
 

@@ -51,3 +51,14 @@ pub fn word(pool: &crate::ThreadPool) -> (u32, bool, u32, u32) {
 pub fn scope_pending(scope: &crate::Scope<'_>) -> usize {
     scope.pending_snapshot()
 }
+
+/// Shuts the global pool down and joins its threads: call it at the end of
+/// an execution that used the global pool (the free `join`, `scope` or
+/// `spawn` outside any pool), whose threads would otherwise never exit.
+/// The next execution's first use builds a fresh global pool. (There is
+/// one global pool per test thread in the model builds.)
+pub fn end_global() {
+    let global = crate::global::global();
+    global.shutdown();
+    global.join_workers();
+}

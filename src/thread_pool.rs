@@ -123,6 +123,31 @@ impl ThreadPool {
         let config = builder
             .resolve()
             .expect("the const constructor checked max_threads");
+        match self.publish(seen, config) {
+            Ok(fresh) => fresh,
+            Err(existing) => existing,
+        }
+    }
+
+    /// Gives a pool made by `new` (a `static`) the core that `config`
+    /// describes, unless it has one already: it was used, or given one
+    /// before. In the model builds a core of an earlier execution does not
+    /// count. Returns whether `config` was taken.
+    pub(crate) fn set_core(&self, config: Config) -> bool {
+        // Acquire: as in `core`.
+        let seen = self.core.load(Ordering::Acquire);
+        // SAFETY: a published core lives until `Drop` (the model builds
+        // never free one).
+        if unsafe { seen.as_ref() }.is_some_and(Pool::is_current) {
+            return false;
+        }
+        self.publish(seen, config).is_ok()
+    }
+
+    /// Publishes a fresh core built from `config` in place of `seen`: `Ok`
+    /// with it, or `Err` with the core that another thread published first
+    /// (the fresh one is freed).
+    fn publish(&self, seen: *mut Pool, config: Config) -> Result<&Pool, &Pool> {
         let fresh = Pool::boxed(config);
         // AcqRel: Release publishes the new core; Acquire (also the failure
         // ordering) sees a core that another thread published first.
@@ -131,12 +156,12 @@ impl ThreadPool {
             .compare_exchange(seen, fresh, Ordering::AcqRel, Ordering::Acquire)
         {
             // SAFETY: just published; lives until `Drop`.
-            Ok(_) => unsafe { &*fresh },
+            Ok(_) => Ok(unsafe { &*fresh }),
             Err(existing) => {
                 // SAFETY: `fresh` was never shared.
                 unsafe { Pool::free(fresh) };
                 // SAFETY: published by the winner; lives until `Drop`.
-                unsafe { &*existing }
+                Err(unsafe { &*existing })
             }
         }
     }
@@ -149,6 +174,49 @@ impl ThreadPool {
     /// ```
     pub fn max_threads(&self) -> usize {
         self.core().config().max_threads
+    }
+
+    /// The most threads this pool runs at once: [`max_threads`], under
+    /// rayon's name for it.
+    ///
+    /// [`max_threads`]: ThreadPool::max_threads
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// let pool = zap_pool::ThreadPool::with_max_threads(3);
+    /// assert_eq!(pool.current_num_threads(), 3);
+    /// // Inside the pool, the free function says the same.
+    /// assert_eq!(pool.install(zap_pool::current_num_threads), 3);
+    /// ```
+    pub fn current_num_threads(&self) -> usize {
+        self.max_threads()
+    }
+
+    /// Starts up to `n` worker threads now, instead of when work first
+    /// needs them: never more than [`max_threads`] in all, counting those
+    /// already started. Returns how many it started.
+    ///
+    /// A thread started this way finds no work and goes idle, as any
+    /// worker does when the pool runs dry; the pool's work then wakes it
+    /// without the cost of a thread start. A shut-down pool starts none.
+    ///
+    /// # Errors
+    ///
+    /// The first failed spawn's error (the threads started before it keep
+    /// running). The error is returned here instead of going to the
+    /// [spawn error handler](crate::Builder::spawn_error_handler).
+    ///
+    /// [`max_threads`]: ThreadPool::max_threads
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// assert_eq!(pool.warm(8)?, 2); // capped at max_threads
+    /// assert_eq!(pool.warm(8)?, 0); // all started already
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn warm(&self, n: usize) -> Result<usize, std::io::Error> {
+        self.core().warm(n)
     }
 
     /// Runs `f` on the pool. Allocates once (the task and `f` together).
@@ -257,6 +325,46 @@ impl ThreadPool {
         RB: Send,
     {
         fork_join::join::join_in(self.core(), a, b)
+    }
+
+    /// Runs `f` on a worker of this pool and returns its result, as
+    /// rayon's `install`: inside `f`, [`zap_pool::join`](crate::join),
+    /// [`zap_pool::scope`](crate::scope), [`zap_pool::spawn`](crate::spawn)
+    /// and [`zap_pool::current_num_threads`](crate::current_num_threads) use
+    /// this pool.
+    ///
+    /// * On a worker of this pool, `f` simply runs here.
+    /// * From any other thread, `f` is sent into the pool as one job that
+    ///   lives on this thread's stack (no heap allocation), and this thread
+    ///   waits for it as [`ThreadPool::join`] does: a worker of another pool
+    ///   keeps running its own pool's tasks meanwhile; any other thread
+    ///   blocks, and if this pool cannot start a thread at all, it runs the
+    ///   pool's queued tasks itself, `f` among them (then `f` runs on this
+    ///   thread, in its own context).
+    /// * If the pool was shut down (and this thread is not one of its
+    ///   workers), `f` runs here, on this thread, as `ThreadPool::join`'s
+    ///   closures do then.
+    ///
+    /// # Panics
+    ///
+    /// Re-raises a panic of `f`.
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let sum = pool.install(|| {
+    ///     assert!(zap_pool::current_thread_index().is_some()); // on a worker
+    ///     let (a, b) = zap_pool::join(|| (0..500u64).sum::<u64>(), || (500..1000u64).sum::<u64>());
+    ///     a + b
+    /// });
+    /// assert_eq!(sum, 499_500);
+    /// ```
+    pub fn install<F, R>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send,
+        R: Send,
+    {
+        fork_join::join::install_in(self.core(), f)
     }
 
     /// Runs `body` with a [`Scope`] whose tasks may borrow from the caller,

@@ -221,13 +221,21 @@ fn scope_returns_the_body_value_and_borrows_mutably() {
 }
 
 #[test]
-fn free_join_outside_a_pool_runs_inline() {
+fn free_join_outside_a_pool_runs_on_the_global_pool() {
     let here = std::thread::current().id();
     let (a, b) = zap_pool::join(
-        || std::thread::current().id(),
-        || std::thread::current().id(),
+        || {
+            (
+                std::thread::current().id(),
+                zap_pool::current_thread_index(),
+            )
+        },
+        zap_pool::current_thread_index,
     );
-    assert_eq!((a, b), (here, here));
+    // `a` runs on a worker of the global pool, not on the caller.
+    assert_ne!(a.0, here);
+    assert!(a.1.is_some());
+    assert!(b.is_some());
 }
 
 #[test]

@@ -22,7 +22,9 @@
 //! From outside the pool, `ThreadPool::join` sends the whole `join` into the
 //! pool as one such job (in the global queue) and blocks on its latch: the
 //! closures then run on workers and their nested joins stay on the fast path.
-//! The free function `join` outside any pool runs `a` and then `b`.
+//! `ThreadPool::install` sends a single closure in the same way. The free
+//! function `join` (`global.rs`) is `join_on_worker` on a worker, and
+//! `join_in` on the global pool anywhere else.
 //!
 //! The job itself (`JoinJob`) is in `job.rs`.
 //!
@@ -122,50 +124,29 @@ where
     }
 }
 
-/// Runs `a` and `b`, potentially in parallel, and returns both results.
-///
-/// On a worker thread of a [`ThreadPool`](crate::ThreadPool) (inside a task,
-/// a [`scope`](crate::ThreadPool::scope) or another `join`), `b` is offered
-/// to the pool's other threads while `a` runs on this one; if nobody took
-/// `b` by then, it runs here too. Either way, no heap allocation happens.
-/// While it waits for a `b` that another thread took, this thread runs
-/// other tasks of the pool. On any other thread, `a` runs and then `b`, on
-/// the caller; use [`ThreadPool::join`](crate::ThreadPool::join) to run a
-/// join on a particular pool.
-///
-/// # Panics
-///
-/// If `a` or `b` panics, the panic is re-raised here once both have
-/// finished (a panic of `a` wins). If `a` panics and `b` was not taken by
-/// another thread, `b` is dropped without running.
-///
-/// ```
-/// # zap_pool::__skip_doctest_under_models();
-/// fn sum(xs: &[u64]) -> u64 {
-///     if xs.len() <= 1024 {
-///         return xs.iter().sum();
-///     }
-///     let (left, right) = xs.split_at(xs.len() / 2);
-///     let (l, r) = zap_pool::join(|| sum(left), || sum(right));
-///     l + r
-/// }
-///
-/// let pool = zap_pool::ThreadPool::with_max_threads(2);
-/// let xs: Vec<u64> = (1..=100_000).collect();
-/// // `ThreadPool::join` moves the work into the pool; the nested
-/// // `zap_pool::join` calls then fork on its workers.
-/// let (a, b) = pool.join(|| sum(&xs[..50_000]), || sum(&xs[50_000..]));
-/// assert_eq!(a + b, 5_000_050_000);
-/// ```
-pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+/// `ThreadPool::install`: `f` inline on a worker of `pool`; from any other
+/// thread, `f` as one job inside the pool, waited for as `join_in` waits.
+pub(crate) fn install_in<F, R>(pool: &Pool, f: F) -> R
 where
-    A: FnOnce() -> RA + Send,
-    B: FnOnce() -> RB + Send,
-    RA: Send,
-    RB: Send,
+    F: FnOnce() -> R + Send,
+    R: Send,
 {
-    match scheduler::current_worker() {
-        Some(worker) => join_on_worker(worker, a, b),
-        None => (a(), b()),
+    if scheduler::current_of(pool).is_some() {
+        return f();
+    }
+    let mut job = JoinJob::new(f);
+    let task = NonNull::new((&raw mut job).cast::<Task>()).expect("a stack address");
+    // SAFETY: `task` points to the whole job, which is alive and unmoved
+    // until its latch is set: we wait for it below before returning.
+    if !unsafe { job::submit(pool, task) } {
+        // Shut down, and this thread is not a worker: run it here.
+        // SAFETY: refused, so never published.
+        let f = unsafe { job.take_f() };
+        return f();
+    }
+    scheduler::wait_for(Some(pool), &job.done.latch, &|| true);
+    match job.done.take() {
+        Ok(result) => result,
+        Err(payload) => panic::resume_unwind(payload),
     }
 }

@@ -5,7 +5,7 @@
 //! | file | what | proof note |
 //! |---|---|---|
 //! | `job.rs` | every job type, `Completion`, and how a job enters a pool | `docs/fork_join.md` |
-//! | `join.rs` | `join(a, b)`: `b` as a stack job in the worker's join deque | `docs/fork_join.md`, `docs/join_deque.md` |
+//! | `join.rs` | `join(a, b)`: `b` as a stack job in the worker's join deque; `install` | `docs/fork_join.md`, `docs/join_deque.md` |
 //! | `scope.rs` | `Scope`: tasks that borrow from the caller | `docs/fork_join.md` |
 //! | `handle.rs` | `JoinHandle`: a spawned task's result | `docs/fork_join.md` |
 //!
@@ -19,5 +19,4 @@ mod scope;
 
 pub use handle::JoinHandle;
 pub(crate) use job::HeapTask;
-pub use join::join;
 pub use scope::Scope;

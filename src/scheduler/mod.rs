@@ -31,6 +31,7 @@ use crate::structures::bell::Bell;
 use crate::structures::event::Event;
 use crate::structures::queue::Queue;
 use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::unmodelled;
 use registry::Registry;
 use std::any::Any;
 use std::io;
@@ -61,6 +62,16 @@ pub(crate) struct Config {
     pub(crate) spawn_error_handler: Option<Box<SpawnErrorHandler>>,
 }
 
+/// The number the next pool gets: the `P` of its default thread names
+/// `zap-pool-P-N`. A std atomic in every build (`sync::unmodelled`): a
+/// `static`, and only a name.
+static NEXT_POOL_ID: unmodelled::AtomicUsize = unmodelled::AtomicUsize::new(0);
+
+fn next_pool_id() -> usize {
+    // Relaxed: a unique number is all that is needed.
+    NEXT_POOL_ID.fetch_add(1, unmodelled::Ordering::Relaxed)
+}
+
 /// The state a pool shares with its workers. Never moves once its first
 /// worker starts; freed only after `join_workers` returned.
 pub(crate) struct Pool {
@@ -80,6 +91,9 @@ pub(crate) struct Pool {
     registry: Registry,
     /// The index the next spawned thread gets (`spawn.rs`).
     next_index: AtomicUsize,
+    /// A number unique to this pool in the process, in its default thread
+    /// names (`spawn.rs`).
+    id: usize,
     config: Config,
     /// The model execution this pool was made in (`sync::execution`; 0 in
     /// real builds).
@@ -106,6 +120,7 @@ impl Pool {
             global: Queue::new(),
             registry: Registry::new(),
             next_index: AtomicUsize::new(0),
+            id: next_pool_id(),
             config,
             execution: crate::sync::execution(),
         }
@@ -119,6 +134,11 @@ impl Pool {
 
     pub(crate) fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// This pool's number, unique in the process.
+    pub(crate) fn id(&self) -> usize {
+        self.id
     }
 
     fn sync_word(&self, order: Ordering) -> SyncWord {

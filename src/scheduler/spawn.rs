@@ -51,11 +51,22 @@ impl Pool {
         ptr::eq(pool, self).then_some(hook)
     }
 
-    /// Starts the thread that `notify_slow` just counted.
+    /// Starts the thread that `notify_slow` just counted; a failure goes
+    /// to the spawn error handler.
     pub(super) fn spawn_worker(&self) {
+        if let Err(error) = self.start_worker() {
+            self.report_spawn_error(error);
+        }
+    }
+
+    /// Starts a thread that the caller counted in `spawned`, returning the
+    /// spawn's error (the count was given back by then, through the
+    /// dropped `WorkerThread`).
+    pub(super) fn start_worker(&self) -> io::Result<()> {
         // Relaxed: a unique number is all that is needed.
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
-        let default_name = || Some(format!("zap-pool-{index}"));
+        let id = self.id();
+        let default_name = || Some(format!("zap-pool-{id}-{index}"));
         let name = match &self.config.thread_name {
             // A spawn started from inside the name closure itself (it
             // scheduled work on its own pool) cannot call it again: the
@@ -76,16 +87,13 @@ impl Pool {
             stack_size: self.config.stack_size,
             armed: true,
         };
-        let result = match &self.config.spawn_handler {
+        match &self.config.spawn_handler {
             Some(handler) => self
                 .in_hook("spawn_handler", || {
                     catch_unwind(AssertUnwindSafe(|| handler(thread)))
                 })
                 .unwrap_or_else(|_| Err(io::Error::other("the spawn handler panicked"))),
             None => thread.spawn_default(),
-        };
-        if let Err(error) = result {
-            self.report_spawn_error(error);
         }
     }
 

@@ -187,6 +187,42 @@ impl Pool {
         unsafe { Bell::ring(&self.bell) };
     }
 
+    /// Starts up to `n` threads now, without a notification: each is
+    /// counted in `spawned` by the same CAS discipline as `notify_slow`'s
+    /// spawn (never past `max_threads`, never after shutdown), then started.
+    /// A started thread finds nothing posted and goes idle, as a worker
+    /// that finished its tasks does. Returns how many were started, or the
+    /// first spawn's error (its count already given back by `spawn_failed`,
+    /// whose repair is then at worst one spurious wake-up: a signal it
+    /// gives up belongs to a thread that is still counted and consumes the
+    /// notification anyway).
+    pub(crate) fn warm(&self, n: usize) -> std::io::Result<usize> {
+        let mut started = 0;
+        let mut sync = self.sync_word(Ordering::Relaxed);
+        while started < n {
+            if sync.state() == State::Shutdown || sync.spawned() >= self.max_threads() {
+                break;
+            }
+            let new = sync.with_spawned(sync.spawned() + 1);
+            // Relaxed: counting a thread publishes nothing; the thread
+            // spawn orders the pool's memory before the new thread.
+            match self.sync.compare_exchange_weak(
+                sync.bits(),
+                new.bits(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.start_worker()?;
+                    started += 1;
+                    sync = self.sync_word(Ordering::Relaxed);
+                }
+                Err(actual) => sync = SyncWord::from_bits(actual),
+            }
+        }
+        Ok(started)
+    }
+
     /// Wakes one idle thread: a worker asleep on the idle event (it gets the
     /// token), and every worker asleep on the bell, inside a task (each
     /// checks the word again; one of them, or the token's taker, consumes

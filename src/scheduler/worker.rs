@@ -155,14 +155,19 @@ pub(crate) struct LocalWorker<'a> {
     /// were one of the pool's workers (`run_leftovers`). A guest is never
     /// idle in the pool's word and nobody steals from it.
     registered: bool,
+    /// The worker thread's index in its pool (`WorkerThread::index`);
+    /// `None` for a guest.
+    index: Option<usize>,
 }
 
 impl<'a> LocalWorker<'a> {
-    fn new(worker: &'a Worker, pool: &'a Pool, registered: bool) -> Self {
+    /// A registered worker if `index` is given, else a guest.
+    fn new(worker: &'a Worker, pool: &'a Pool, index: Option<usize>) -> Self {
         Self {
             worker,
             pool,
-            registered,
+            registered: index.is_some(),
+            index,
             // SAFETY: this is the only `LocalWorker` of `worker` (each
             // `Worker` made in this module gets one, at once), and it stays
             // on this thread (it is neither `Send` nor `Sync`).
@@ -178,6 +183,15 @@ impl<'a> LocalWorker<'a> {
     /// the worker runs (the worker holds a `spawned` count).
     pub(crate) fn pool(&self) -> &'a Pool {
         self.pool
+    }
+
+    /// The worker thread's index in its pool (as [`WorkerThread::index`]
+    /// reports it); `None` for the thread that runs a shut-down pool's
+    /// leftovers in `join_workers`.
+    ///
+    /// [`WorkerThread::index`]: super::WorkerThread::index
+    pub(crate) fn index(&self) -> Option<usize> {
+        self.index
     }
 
     /// The owner's side of this worker's join deque (`fork_join/join.rs`).
@@ -300,7 +314,7 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
     let pool = unsafe { &*pool_ptr };
     let worker = Worker::new();
     {
-        let local = LocalWorker::new(&worker, pool, true);
+        let local = LocalWorker::new(&worker, pool, Some(index));
         let _current = enter(&local);
         pool.registry.register(&worker);
         pool.call_thread_hook(
@@ -342,7 +356,7 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
 /// those run here too, before `join_workers` returns.
 pub(super) fn run_leftovers(pool: &Pool) {
     let worker = Worker::new();
-    let guest = LocalWorker::new(&worker, pool, false);
+    let guest = LocalWorker::new(&worker, pool, None);
     let _current = enter(&guest);
     guest.drain();
 }

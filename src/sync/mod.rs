@@ -135,13 +135,14 @@ pub(crate) mod failing {
 }
 
 /// Atomics that the model checkers do not see: std's in every build. The
-/// one user is a `ThreadPool`'s pointer to its core, which must be
+/// users are the counter that numbers pools (a `static`, for thread names
+/// only) and a `ThreadPool`'s pointer to its core, which must be
 /// constructible in a `const` (a pool can be a `static`) in every build,
 /// loom's included, where modelled atomics are not. Under the models a
 /// core carries the execution it was made in (`execution`), so that a
 /// `static` pool used by a later execution builds a fresh one.
 pub(crate) mod unmodelled {
-    pub(crate) use core::sync::atomic::{AtomicPtr, Ordering};
+    pub(crate) use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 }
 
 /// The model execution this thread is in: a number unique to the last
@@ -166,6 +167,13 @@ static EXECUTIONS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicU
 std::thread_local! {
     static CURRENT_EXECUTION: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
+
+/// A thread-local of the OS thread, which the model builds do not replace:
+/// each model runs all its threads, as coroutines, on the test's own OS
+/// thread, so under a model it holds one value per test thread (the global
+/// pool's place, `global.rs`), shared by the model's threads.
+#[cfg(any(loom, shuttle))]
+pub(crate) use std::thread_local as os_thread_local;
 
 /// Starts counting a new model execution (`model::reset`).
 #[cfg(any(loom, shuttle))]

@@ -1,0 +1,342 @@
+//! The rayon-style API on real threads: `ThreadPool::install`, the free
+//! functions (`join`, `scope`, `spawn`, `current_thread_index`,
+//! `current_num_threads`) on the current pool or the global one,
+//! `Builder::build_global`, default thread names, and `ThreadPool::warm`.
+//!
+//! The global pool is built once for this test binary (`global`), with its
+//! own thread names, so that a test can tell its threads from any other
+//! pool's; every test that touches the global pool calls `global` first.
+#![cfg(not(any(loom, shuttle)))]
+
+mod common;
+
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once, mpsc};
+use std::thread;
+
+use common::*;
+use zap_pool::{Builder, ThreadPool};
+
+const GLOBAL_PREFIX: &str = "api-global-";
+const GLOBAL_THREADS: usize = 3;
+
+/// Builds the global pool of this test binary, once.
+fn global() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        Builder::new()
+            .max_threads(GLOBAL_THREADS)
+            .thread_name(|i| format!("{GLOBAL_PREFIX}{i}"))
+            .build_global()
+            .expect("the first use of the global pool in this binary");
+    });
+}
+
+fn named_pool(max_threads: usize, prefix: &'static str) -> ThreadPool {
+    ThreadPool::builder()
+        .max_threads(max_threads)
+        .thread_name(move |i| format!("{prefix}{i}"))
+        .build()
+        .unwrap()
+}
+
+/// Where a closure ran: the thread's name and its worker index.
+fn whereami() -> (String, Option<usize>) {
+    (current_name(), zap_pool::current_thread_index())
+}
+
+fn assert_on(place: &(String, Option<usize>), prefix: &str, what: &str) {
+    assert!(
+        place.0.starts_with(prefix),
+        "{what}: ran on {:?}, not on a `{prefix}*` worker",
+        place.0
+    );
+    assert!(
+        place.1.is_some(),
+        "{what}: no worker index on {:?}",
+        place.0
+    );
+}
+
+// ---------------------------------------------------------------------------
+// install
+// ---------------------------------------------------------------------------
+
+#[test]
+fn install_returns_the_value_from_a_worker_of_that_pool() {
+    guarded("install_returns", || {
+        let pool = named_pool(2, "api-inst-");
+        assert_eq!(zap_pool::current_thread_index(), None);
+        let (value, place) = pool.install(|| (6 * 7, whereami()));
+        assert_eq!(value, 42);
+        assert_on(&place, "api-inst-", "install");
+        assert!(place.1.unwrap() < 2);
+    });
+}
+
+#[test]
+fn install_re_raises_a_panic_and_the_pool_carries_on() {
+    guarded("install_panics", || {
+        let pool = named_pool(1, "api-panic-");
+        let got = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.install(|| -> u32 { panic::panic_any(7u32) })
+        }));
+        let payload = got.expect_err("the panic of the installed closure");
+        assert_eq!(payload.downcast_ref::<u32>(), Some(&7));
+        assert_eq!(pool.install(|| 1 + 1), 2);
+    });
+}
+
+#[test]
+fn install_nested_on_the_same_pool_runs_inline() {
+    guarded("install_nested", || {
+        let pool = named_pool(2, "api-nest-");
+        let (outer, inner) = pool.install(|| {
+            let outer = thread::current().id();
+            (outer, pool.install(|| thread::current().id()))
+        });
+        assert_eq!(outer, inner);
+        assert_ne!(outer, thread::current().id());
+    });
+}
+
+#[test]
+fn install_from_a_worker_of_another_pool_which_installs_back() {
+    // One thread each: A's only worker waits for B's job, which installs
+    // back on A. Only a waiting worker that keeps running its own pool's
+    // tasks can run it; otherwise this hangs (and `guarded` fails).
+    guarded("install_across", || {
+        let a = named_pool(1, "api-a-");
+        let b = named_pool(1, "api-b-");
+        for round in 0..50 {
+            let (on_a, (on_b, back_on_a)) = a.install(|| {
+                let on_a = whereami();
+                let inner = b.install(|| {
+                    let on_b = whereami();
+                    let (back, _) = a.join(whereami, || ());
+                    (on_b, back)
+                });
+                (on_a, inner)
+            });
+            assert_on(&on_a, "api-a-", "install on A");
+            assert_on(&on_b, "api-b-", "install on B from A");
+            assert_on(&back_on_a, "api-a-", "join on A from B");
+            assert_eq!(on_a.0, back_on_a.0, "round {round}: A has one thread");
+        }
+    });
+}
+
+#[test]
+fn install_on_a_shut_down_pool_runs_on_the_caller() {
+    let pool = named_pool(1, "api-down-");
+    pool.shutdown();
+    let here = thread::current().id();
+    assert_eq!(pool.install(|| thread::current().id()), here);
+}
+
+// ---------------------------------------------------------------------------
+// The free functions: the current pool, or the global one
+// ---------------------------------------------------------------------------
+
+#[test]
+fn free_functions_from_main_use_the_global_pool() {
+    global();
+    guarded("free_global", || {
+        assert_eq!(zap_pool::current_thread_index(), None);
+        let (a, b) = zap_pool::join(whereami, || 5);
+        assert_on(&a, GLOBAL_PREFIX, "join's a");
+        assert_eq!(b, 5);
+
+        let mut seen = vec![(String::new(), None); 4];
+        zap_pool::scope(|s| {
+            for slot in seen.iter_mut() {
+                s.spawn(move |_| *slot = whereami());
+            }
+        });
+        for place in &seen {
+            assert_on(place, GLOBAL_PREFIX, "a task of a free scope");
+        }
+
+        let (tx, rx) = mpsc::channel();
+        zap_pool::spawn(move || tx.send(whereami()).unwrap()).unwrap();
+        assert_on(&rx.recv().unwrap(), GLOBAL_PREFIX, "a free spawn");
+    });
+}
+
+#[test]
+fn free_functions_inside_install_use_the_installed_pool() {
+    global();
+    guarded("free_installed", || {
+        let pool = named_pool(2, "api-mine-");
+        let (joined, scoped, spawned) = pool.install(|| {
+            let joined = zap_pool::join(whereami, whereami);
+            let mut scoped = (String::new(), None);
+            zap_pool::scope(|s| s.spawn(|_| scoped = whereami()));
+            let (tx, rx) = mpsc::channel();
+            zap_pool::spawn(move || tx.send(whereami()).unwrap()).unwrap();
+            (joined, scoped, rx)
+        });
+        assert_on(&joined.0, "api-mine-", "join's a in install");
+        assert_on(&joined.1, "api-mine-", "join's b in install");
+        assert_on(&scoped, "api-mine-", "a scope task in install");
+        assert_on(&spawned.recv().unwrap(), "api-mine-", "a spawn in install");
+    });
+}
+
+#[test]
+fn free_join_inside_a_task_of_a_pool_uses_that_pool() {
+    global();
+    guarded("free_in_task", || {
+        let pool = named_pool(2, "api-task-");
+        let (tx, rx) = mpsc::channel();
+        pool.spawn(move || tx.send(zap_pool::join(whereami, whereami)).unwrap())
+            .unwrap();
+        let (a, b) = rx.recv().unwrap();
+        assert_on(&a, "api-task-", "join's a in a task");
+        assert_on(&b, "api-task-", "join's b in a task");
+    });
+}
+
+#[test]
+fn build_global_fails_once_the_global_pool_exists() {
+    global();
+    let err = Builder::new().max_threads(1).build_global().unwrap_err();
+    assert!(
+        err.to_string().contains("already initialized"),
+        "unexpected message: {err}"
+    );
+    // The global pool kept its first configuration.
+    assert_eq!(zap_pool::current_num_threads(), GLOBAL_THREADS);
+    // An invalid configuration still reports what is wrong with it.
+    let err = Builder::new().max_threads(0).build_global().unwrap_err();
+    assert!(err.to_string().contains("max_threads"), "{err}");
+}
+
+#[test]
+fn current_num_threads_is_the_current_pools() {
+    global();
+    assert_eq!(zap_pool::current_num_threads(), GLOBAL_THREADS);
+    let pool = named_pool(2, "api-num-");
+    assert_eq!(pool.current_num_threads(), 2);
+    assert_eq!(pool.install(zap_pool::current_num_threads), 2);
+    let (tx, rx) = mpsc::channel();
+    pool.spawn(move || tx.send(zap_pool::current_num_threads()).unwrap())
+        .unwrap();
+    assert_eq!(rx.recv().unwrap(), 2);
+}
+
+#[test]
+fn current_thread_index_is_the_innermost_pools() {
+    guarded("index_nested", || {
+        let a = named_pool(1, "api-ia-");
+        let b = named_pool(3, "api-ib-");
+        b.warm(3).unwrap();
+        let (outer, inner, after) = a.install(|| {
+            let outer = whereami();
+            let inner = b.install(whereami);
+            (outer, inner, whereami())
+        });
+        assert_eq!(outer, ("api-ia-0".to_string(), Some(0)));
+        // B's index is the one in the name of the thread it runs on.
+        let index = inner.1.expect("on a worker of B");
+        assert_eq!(inner.0, format!("api-ib-{index}"));
+        assert_eq!(after, outer);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Thread names
+// ---------------------------------------------------------------------------
+
+#[test]
+fn default_thread_names_differ_between_pools() {
+    let p = ThreadPool::with_max_threads(1);
+    let q = ThreadPool::with_max_threads(1);
+    let (np, nq) = (p.install(current_name), q.install(current_name));
+    assert_ne!(np, nq);
+    for name in [&np, &nq] {
+        // zap-pool-P-N, N = 0 (the first thread of a one-thread pool).
+        let rest = name.strip_prefix("zap-pool-").expect("the default prefix");
+        let (id, index) = rest.split_once('-').expect("zap-pool-P-N");
+        assert!(id.parse::<usize>().is_ok(), "pool number in {name}");
+        assert_eq!(index, "0", "thread index in {name}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// warm
+// ---------------------------------------------------------------------------
+
+fn counting_pool(max_threads: usize) -> (ThreadPool, Arc<AtomicUsize>) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let s = started.clone();
+    let pool = ThreadPool::builder()
+        .max_threads(max_threads)
+        .on_thread_start(move |_| {
+            s.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    (pool, started)
+}
+
+#[test]
+fn warm_starts_threads_up_to_max_threads() {
+    guarded("warm", || {
+        let (pool, started) = counting_pool(3);
+        assert_eq!(pool.warm(2).unwrap(), 2);
+        wait_until("two warmed threads", || started.load(Ordering::SeqCst) == 2);
+        assert_eq!(pool.warm(5).unwrap(), 1, "capped at max_threads");
+        assert_eq!(pool.warm(5).unwrap(), 0);
+        wait_until("three warmed threads", || {
+            started.load(Ordering::SeqCst) == 3
+        });
+        // The warmed threads serve the pool's work, and no more start.
+        let names: Vec<String> = (0..64)
+            .map(|_| pool.install(current_name))
+            .collect::<std::collections::HashSet<_>>()
+            .into_iter()
+            .collect();
+        assert!(names.len() <= 3);
+        drop(pool);
+        assert_eq!(started.load(Ordering::SeqCst), 3);
+    });
+}
+
+#[test]
+fn warm_on_a_shut_down_pool_starts_nothing() {
+    let (pool, started) = counting_pool(2);
+    pool.shutdown();
+    assert_eq!(pool.warm(2).unwrap(), 0);
+    pool.join_workers();
+    assert_eq!(started.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn warm_returns_the_first_spawn_error_and_the_pool_still_works() {
+    guarded("warm_error", || {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let a = attempts.clone();
+        let pool = ThreadPool::builder()
+            .max_threads(2)
+            .spawn_handler(move |worker| {
+                // The second attempt fails; every other one starts a thread.
+                if a.fetch_add(1, Ordering::SeqCst) == 1 {
+                    return Err(io::Error::other("no thread this time"));
+                }
+                thread::Builder::new().spawn(move || worker.run())?;
+                Ok(())
+            })
+            .build()
+            .unwrap();
+        let err = pool.warm(2).unwrap_err();
+        assert_eq!(err.to_string(), "no thread this time");
+        // One thread started; the failed one's count was given back, so a
+        // second thread can still start.
+        assert_eq!(pool.warm(2).unwrap(), 1);
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
+        assert_eq!(pool.join(|| 1, || 2), (1, 2));
+    });
+}
