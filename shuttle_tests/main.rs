@@ -15,6 +15,7 @@ mod common;
 mod event;
 mod fork_join;
 mod liveness;
+mod par;
 mod pool;
 mod replay;
 
