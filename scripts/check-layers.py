@@ -11,7 +11,7 @@ the top):
     structures  src/structures/      lock-free structures
     scheduler   src/scheduler/       the pool: wake protocol, workers, lifecycle
     fork_join   src/fork_join/       join, scope, handles, jobs
-    top         src/lib.rs, thread_pool.rs, builder.rs, error.rs, global.rs, model.rs
+    top         src/lib.rs, thread_pool.rs, builder.rs, error.rs, global.rs, model.rs, par.rs
 
 A file may name `crate::X` (in a `use`, a path, or a macro) only for a
 layer X at or below its own, and may not climb out of its folder with
@@ -40,6 +40,7 @@ MODULE_LAYER = {
     "error": "top",
     "model": "top",
     "global": "top",
+    "par": "top",
 }
 # Items the root re-exports: naming them through `crate::` is a use of the
 # top layer.

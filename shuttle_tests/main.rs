@@ -16,6 +16,7 @@ mod common;
 mod event;
 mod fork_join;
 mod liveness;
+mod par;
 mod pool;
 mod replay;
 

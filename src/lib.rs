@@ -45,6 +45,10 @@
 //!   on a futex (and runs the work itself if the pool cannot start a
 //!   thread).
 //!
+//! On top of `join`, [`par`] has parallel loops over ranges and slices
+//! (`for_each`, `map`, `map_reduce`, ...), split adaptively among the
+//! threads: no heap allocation per element.
+//!
 //! ## Semantics
 //!
 //! * **Threads are lazy.** A pool starts no thread and allocates nothing
@@ -104,7 +108,7 @@
 //!
 //! | layer | files | what |
 //! |---|---|---|
-//! | public face | `thread_pool.rs`, `builder.rs`, `error.rs`, `global.rs` | [`ThreadPool`], [`Builder`], the errors; the global pool and the free functions |
+//! | public face | `thread_pool.rs`, `builder.rs`, `error.rs`, `global.rs`, `par.rs` | [`ThreadPool`], [`Builder`], the errors; the global pool and the free functions; [`par`], parallel loops over ranges and slices |
 //! | `fork_join/` | `job.rs`, `join.rs`, `scope.rs`, `handle.rs` | join and install, [`Scope`], [`JoinHandle`] and the jobs under them |
 //! | `scheduler/` | `sync_word.rs`, `wake.rs`, `lifecycle.rs`, `registry.rs`, `spawn.rs`, `worker.rs` | the Zap pool: the wake protocol, workers, search, shutdown |
 //! | `structures/` | `event.rs`, `latch.rs`, `queue.rs`, `buffer.rs`, `join_deque.rs` | the lock-free structures |
@@ -118,6 +122,7 @@ mod builder;
 mod error;
 mod fork_join;
 mod global;
+pub mod par;
 pub mod raw;
 mod scheduler;
 mod structures;

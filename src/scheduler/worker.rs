@@ -365,17 +365,33 @@ pub(super) fn run_leftovers(pool: &Pool) {
 /// queue was empty. This is how a thread waiting for work of a pool with no
 /// worker thread (every spawn failed) makes progress itself.
 ///
-/// The task runs in the thread's own context: on a thread of no pool, or on
-/// a worker of another pool, it is not on a worker of `pool`, so what it
-/// spawns on `pool` goes to the global queue (where this waiter, or the
-/// worker that finally starts, finds it) and what it joins on `pool` is
-/// waited for in the same way. (Entering a guest worker of `pool` here
-/// would hide the thread's own worker from the tasks it runs.)
+/// On a worker of another pool, the task runs in the thread's own context:
+/// entering a guest worker of `pool` here would hide the thread's own
+/// worker from the task, and a `join` of the thread's own pool inside it
+/// would then block that pool's worker (`docs/liveness.md`, F2). What such
+/// a task spawns on `pool` goes to the global queue, where this waiter, or
+/// the worker that finally starts, finds it.
+///
+/// On a thread of no pool there is no worker to hide: the task runs as a
+/// guest worker of `pool`, so that it runs in its pool's context as on any
+/// worker (the free `join`, `scope` and `spawn` inside it mean `pool`), and
+/// what it leaves in the guest's ring and queue, which no other thread can
+/// reach, runs here before this returns.
 fn help_run_one(pool: &Pool) -> bool {
     let Some(task) = pool.global.pop_one() else {
         return false;
     };
+    if current_worker().is_some() {
+        run_task(pool, task);
+        return true;
+    }
+    let worker = Worker::new();
+    let guest = LocalWorker::new(&worker, pool, None);
+    let _current = enter(&guest);
     run_task(pool, task);
+    while let Some(stole) = guest.take_local() {
+        run_task(pool, stole.task);
+    }
     true
 }
 
