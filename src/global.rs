@@ -94,8 +94,9 @@ fn current_pool<'a>() -> &'a Pool {
 /// # Panics
 ///
 /// If `a` or `b` panics, the panic is re-raised here once both have
-/// finished (a panic of `a` wins). If `a` panics and `b` was not taken by
-/// another thread, `b` is dropped without running.
+/// finished (a panic of `a` wins, and `b`'s is then dropped). `b` runs
+/// even when `a` panics, whether or not another thread took it, as in
+/// rayon.
 ///
 /// ```
 /// # zap_pool::__skip_doctest_under_models();

@@ -301,6 +301,9 @@ fn allocation_counts() {
             .unwrap();
         }
         wait_for(spawn_done, N);
+        // A task's box is freed just after its closure returns: the last
+        // ones may still be on their way out.
+        wait_for(&DEALLOCS, N);
     });
 
     // --- (c) fork-join: nested joins, a scope, handles ---------------------
@@ -332,6 +335,9 @@ fn allocation_counts() {
         for h in handles.drain(..) {
             handle_sum += h.join().unwrap();
         }
+        // The last reference to a task may be the worker's, dropped just
+        // after the joiner read the result.
+        wait_for(&DEALLOCS, N);
     });
 
     // --- (d) parallel loops, two sizes -----------------------------------

@@ -13,8 +13,10 @@
 //!    Stolen: the thief runs it and sets the job's latch; meanwhile this
 //!    worker runs other tasks of its pool (`scheduler::wait_for`), and once the
 //!    latch is set it reads `b`'s result.
-//! 4. A panic of `a` is re-raised (after `b` finished, if `b` was stolen: it
-//!    may borrow from this frame), else a panic of `b`.
+//! 4. A panic of `a` is re-raised after `b` finished (run here if it was
+//!    not stolen, as when `a` returns: so whether `b` runs never depends on
+//!    stealing; if stolen, it may borrow from this frame), else a panic of
+//!    `b`.
 //!
 //! If the deque is full (joins nested more than `join_deque::CAPACITY` deep
 //! on one worker), `b` simply runs after `a` on this thread.
@@ -50,10 +52,10 @@ where
     let deque = worker.join_deque();
     if deque.push(task).is_err() {
         // Full: no parallelism at this depth, and no need for it.
-        let ra = a();
+        let ra = panic::catch_unwind(AssertUnwindSafe(a));
         // SAFETY: the job was never published.
         let b = unsafe { job.take_f() };
-        return (ra, b());
+        return finish_inline(ra, b);
     }
     // A hint, not the fenced `notify`: if nobody steals the job we run it.
     worker.pool().notify_for_join();
@@ -69,11 +71,7 @@ where
             // Not stolen, and now out of every thief's reach.
             // SAFETY: we popped it: no other thread can take it.
             let b = unsafe { job.take_f() };
-            match ra {
-                Ok(ra) => return (ra, b()),
-                // `b` never ran and is dropped unrun.
-                Err(payload) => panic::resume_unwind(payload),
-            }
+            return finish_inline(ra, b);
         }
         None => {
             // A thief took it: it runs elsewhere (or ran already).
@@ -84,6 +82,23 @@ where
     match (ra, rb) {
         (Ok(ra), Ok(rb)) => (ra, rb),
         (Err(payload), _) | (Ok(_), Err(payload)) => panic::resume_unwind(payload),
+    }
+}
+
+/// The end of a join whose `b` is still here: run `b`, even if `a`
+/// panicked (so that `b`'s effects do not depend on whether a thief took
+/// it), then re-raise `a`'s panic, else `b`'s.
+fn finish_inline<RA, B, RB>(ra: std::thread::Result<RA>, b: B) -> (RA, RB)
+where
+    B: FnOnce() -> RB,
+{
+    match ra {
+        Ok(ra) => (ra, b()),
+        Err(payload) => {
+            // `a`'s panic wins; `b`'s, if any, is dropped with its payload.
+            let _ = panic::catch_unwind(AssertUnwindSafe(b));
+            panic::resume_unwind(payload)
+        }
     }
 }
 
