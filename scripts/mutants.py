@@ -684,8 +684,8 @@ MUTATIONS = [
         "refused-join-forks-on-the-caller",
         "behaviour 6: a join refused by a shut-down pool forks on the caller, a worker of another pool, instead of running a then b",
         "src/fork_join/join.rs",
-        "        Some(worker) => join_on_worker(worker, a, b),\n        None => (a(), b()),\n    });",
-        "        Some(worker) => join_on_worker(worker, a, b),\n        None => join(a, b),\n    });",
+        "        Some(worker) => join_on_worker(worker, a, b),\n        None => finish_inline(panic::catch_unwind(AssertUnwindSafe(a)), b),\n    })",
+        "        Some(worker) => join_on_worker(worker, a, b),\n        None => crate::join(a, b),\n    })",
         [("shuttle", "liveness::join_on_a_shut_down_pool_from_another_pools_worker_runs_inline")],
     ),
     (

@@ -88,7 +88,7 @@ where
 /// The end of a join whose `b` is still here: run `b`, even if `a`
 /// panicked (so that `b`'s effects do not depend on whether a thief took
 /// it), then re-raise `a`'s panic, else `b`'s.
-fn finish_inline<RA, B, RB>(ra: std::thread::Result<RA>, b: B) -> (RA, RB)
+fn finish_inline<RA, B, RB>(ra: job::Outcome<RA>, b: B) -> (RA, RB)
 where
     B: FnOnce() -> RB,
 {
@@ -117,26 +117,10 @@ where
     // On a worker of `pool` the job forks; anywhere else (the job refused
     // and run right here, on a thread of no pool or of another pool) `a`
     // and then `b` run on this thread, as documented.
-    let mut job = JoinJob::new(move || match scheduler::current_of(pool) {
+    install_in(pool, move || match scheduler::current_of(pool) {
         Some(worker) => join_on_worker(worker, a, b),
-        None => (a(), b()),
-    });
-    let task = NonNull::new((&raw mut job).cast::<Task>()).expect("a stack address");
-    // SAFETY: `task` points to the whole job, which is alive and unmoved
-    // until its latch is set: we wait for it below before returning.
-    if !unsafe { job::submit(pool, task) } {
-        // Shut down, and this thread is not a worker: run it here.
-        // SAFETY: refused, so never published.
-        let f = unsafe { job.take_f() };
-        return f();
-    }
-    // Not a worker of this pool: wait (helping where that is the only way
-    // the job can run) until a thread ran it.
-    scheduler::wait_for(Some(pool), &job.done.latch, &|| true);
-    match job.done.take() {
-        Ok(results) => results,
-        Err(payload) => panic::resume_unwind(payload),
-    }
+        None => finish_inline(panic::catch_unwind(AssertUnwindSafe(a)), b),
+    })
 }
 
 /// `ThreadPool::install`: `f` inline on a worker of `pool`; from any other
