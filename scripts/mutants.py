@@ -598,8 +598,7 @@ MUTATIONS = [
         "            SLEEPING => {}\n",
         [("shuttle", "fork_join::join_trees_run_every_leaf_once"),
          ("shuttle", "fork_join::nested_scopes_wait_for_every_task"),
-         ("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles"),
-         ("shuttle", "fork_join::join_handles_run_once_whoever_joins_or_drops_them")],
+         ("shuttle", "fork_join::one_thread_pool_nests_scopes_joins_and_handles")],
     ),
     (
         "fj-handle-claim-not-a-cas",

@@ -134,7 +134,7 @@ pub use crate::error::{BuildError, ScheduleError, SpawnError};
 pub use crate::fork_join::{JoinHandle, Scope};
 pub use crate::global::{current_num_threads, current_thread_index, join, scope, spawn};
 pub use crate::scheduler::{MAX_THREADS, WorkerThread};
-pub use crate::thread_pool::ThreadPool;
+pub use crate::thread_pool::{Metrics, ThreadPool};
 
 /// Hooks for the loom and shuttle test suites. Absent from normal builds.
 #[cfg(any(loom, shuttle))]

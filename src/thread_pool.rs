@@ -192,6 +192,36 @@ impl ThreadPool {
         self.max_threads()
     }
 
+    /// A snapshot of the pool's threads, read from the word that the
+    /// pool keeps anyway: nothing is counted on the task path for it.
+    /// Other threads keep changing what it describes, so each field is
+    /// exact only for the moment it was read.
+    ///
+    /// A pool that was never used reports no thread (and this call
+    /// starts none).
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let m = pool.metrics();
+    /// assert_eq!((m.threads, m.idle, m.max_threads), (0, 0, 2));
+    /// pool.warm(2)?;
+    /// assert_eq!(pool.metrics().threads, 2);
+    /// assert!(!pool.metrics().is_shut_down);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        let core = self.core();
+        let word = core.debug_word();
+        Metrics {
+            threads: word.spawned() as usize,
+            idle: word.idle() as usize,
+            max_threads: core.config().max_threads,
+            failed_spawns: core.failed_spawns(),
+            is_shut_down: word.state() == crate::scheduler::State::Shutdown,
+        }
+    }
+
     /// Starts up to `n` worker threads now, instead of when work first
     /// needs them: never more than [`max_threads`] in all, counting those
     /// already started. Returns how many it started.
@@ -537,4 +567,22 @@ impl Drop for ThreadPool {
         // more (hazard 5), and `&mut self` rules out every other user.
         unsafe { Pool::free(core) };
     }
+}
+
+/// What [`ThreadPool::metrics`] reports: a snapshot, each field read once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Threads the pool counts: running a task, waiting, idle, or being
+    /// started (a spawn in flight). At most `max_threads`.
+    pub threads: usize,
+    /// Of those, the ones asleep until the pool has work for them (idle
+    /// workers, and workers waiting inside a task for forked work).
+    pub idle: usize,
+    /// The most threads the pool runs at once.
+    pub max_threads: usize,
+    /// How many thread spawns have failed since the pool was built.
+    pub failed_spawns: usize,
+    /// Whether [`ThreadPool::shutdown`] has been called.
+    pub is_shut_down: bool,
 }

@@ -340,3 +340,39 @@ fn warm_returns_the_first_spawn_error_and_the_pool_still_works() {
         assert_eq!(pool.join(|| 1, || 2), (1, 2));
     });
 }
+
+/// `metrics` reads the pool's word: threads counted, idle ones, failed
+/// spawns and the shutdown flag, each as it is when read.
+#[test]
+fn metrics_count_threads_idle_and_failed_spawns() {
+    let pool = ThreadPool::builder().max_threads(2).build().unwrap();
+    let m = pool.metrics();
+    assert_eq!((m.threads, m.idle, m.max_threads), (0, 0, 2));
+    assert_eq!(pool.warm(2).unwrap(), 2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pool.metrics().idle < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "warmed threads never went idle"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let m = pool.metrics();
+    assert_eq!((m.threads, m.idle, m.failed_spawns), (2, 2, 0));
+    assert!(!m.is_shut_down);
+    pool.shutdown();
+    assert!(pool.metrics().is_shut_down);
+    pool.join_workers();
+
+    let failing = ThreadPool::builder()
+        .max_threads(1)
+        .spawn_handler(|_worker| Err(std::io::Error::other("no threads here")))
+        .spawn_error_handler(|_| ())
+        .build()
+        .unwrap();
+    // No thread can start: the caller runs the join itself.
+    assert_eq!(failing.join(|| 1, || 2), (1, 2));
+    let m = failing.metrics();
+    assert!(m.failed_spawns >= 1, "{m:?}");
+    assert_eq!(m.threads, 0, "{m:?}");
+}

@@ -36,7 +36,7 @@ use registry::Registry;
 use std::any::Any;
 use std::io;
 use std::sync::Mutex;
-pub(crate) use sync_word::SyncWord;
+pub(crate) use sync_word::{State, SyncWord};
 
 pub use spawn::WorkerThread;
 pub use sync_word::MAX_THREADS;
@@ -91,6 +91,9 @@ pub(crate) struct Pool {
     registry: Registry,
     /// The index the next spawned thread gets (`spawn.rs`).
     next_index: AtomicUsize,
+    /// How many thread spawns failed, for `ThreadPool::metrics`; counted by
+    /// `spawn_failed` (`wake.rs`), off the task path.
+    failed_spawns: AtomicUsize,
     /// A number unique to this pool in the process, in its default thread
     /// names (`spawn.rs`).
     id: usize,
@@ -120,6 +123,7 @@ impl Pool {
             global: Queue::new(),
             registry: Registry::new(),
             next_index: AtomicUsize::new(0),
+            failed_spawns: AtomicUsize::new(0),
             id: next_pool_id(),
             config,
             execution: crate::sync::execution(),
@@ -171,7 +175,13 @@ impl Pool {
         current_of(self).is_some()
     }
 
-    /// The word, for the model-check hooks and `Debug`.
+    /// How many thread spawns have failed so far.
+    pub(crate) fn failed_spawns(&self) -> usize {
+        // Relaxed: a statistic; it orders nothing.
+        self.failed_spawns.load(Ordering::Relaxed)
+    }
+
+    /// The word, for `ThreadPool::metrics` and the model-check hooks.
     pub(crate) fn debug_word(&self) -> SyncWord {
         self.sync_word(Ordering::Relaxed)
     }

@@ -425,6 +425,9 @@ impl Pool {
     /// `pool` is alive and the failed thread was counted in `spawned`.
     pub(super) unsafe fn spawn_failed(pool: *const Pool) {
         crate::sync::ghost::assert_live(pool.cast(), "a failed spawn's repair");
+        // SAFETY: alive by the contract, until the CAS below. Relaxed: a
+        // statistic for `ThreadPool::metrics`; it orders nothing.
+        unsafe { (*pool).failed_spawns.fetch_add(1, Ordering::Relaxed) };
         // SAFETY: alive by the contract, until the CAS below.
         let word = unsafe { &raw const (*pool).sync };
         // SAFETY: as above.
