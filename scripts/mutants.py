@@ -779,11 +779,13 @@ def sources():
     return [p for p in out if os.path.isfile(os.path.join(ROOT, p))]
 
 
-def fresh_copy():
-    if os.path.isdir(COPY):
-        shutil.rmtree(COPY)
+def fresh_copy(copy=COPY):
+    """A scratch copy of the tracked (and untracked, not ignored) files at
+    `copy` (also used by scripts/weaken.py)."""
+    if os.path.isdir(copy):
+        shutil.rmtree(copy)
     for rel in sources():
-        dst = os.path.join(COPY, rel)
+        dst = os.path.join(copy, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         # Fresh modification times: copying the originals' times would make a
         # restored file look older than the last mutated build, and cargo

@@ -43,13 +43,13 @@ part of `.ci/run`, which runs `--check` (every weakening has a row in
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import atomic_sites  # noqa: E402  (the site scanner this script shares)
+import mutants  # noqa: E402  (its scratch copy)
 
 ROOT = atomic_sites.ROOT
 SRC = atomic_sites.SRC
@@ -219,19 +219,8 @@ def check():
     return 1 if bad else 0
 
 
-def sources():
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout.split()
-    return [p for p in out if os.path.isfile(os.path.join(ROOT, p))]
-
-
 def fresh_copy():
-    if os.path.isdir(COPY):
-        shutil.rmtree(COPY)
-    for rel in sources():
-        dst = os.path.join(COPY, rel)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copy(os.path.join(ROOT, rel), dst)
+    mutants.fresh_copy(COPY)
 
 
 def cargo(args, timeout):
