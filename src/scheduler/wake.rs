@@ -198,27 +198,22 @@ impl Pool {
     /// notification anyway).
     pub(crate) fn warm(&self, n: usize) -> std::io::Result<usize> {
         let mut started = 0;
-        let mut sync = self.sync_word(Ordering::Relaxed);
         while started < n {
-            if sync.state() == State::Shutdown || sync.spawned() >= self.max_threads() {
-                break;
-            }
-            let new = sync.with_spawned(sync.spawned() + 1);
             // Relaxed: counting a thread publishes nothing; the thread
             // spawn orders the pool's memory before the new thread.
-            match self.sync.compare_exchange_weak(
-                sync.bits(),
-                new.bits(),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.start_worker()?;
-                    started += 1;
-                    sync = self.sync_word(Ordering::Relaxed);
-                }
-                Err(actual) => sync = SyncWord::from_bits(actual),
+            let counted = self
+                .sync
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                    let sync = SyncWord::from_bits(bits);
+                    let room =
+                        sync.state() != State::Shutdown && sync.spawned() < self.max_threads();
+                    room.then(|| sync.with_spawned(sync.spawned() + 1).bits())
+                });
+            if counted.is_err() {
+                break;
             }
+            self.start_worker()?;
+            started += 1;
         }
         Ok(started)
     }
