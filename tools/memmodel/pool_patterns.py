@@ -242,4 +242,33 @@ SCOPE = [
     scope("acq_rel", "rel", "body decrement without Acquire", "allowed"),
 ]
 
-PATTERNS = RING + RING_FAILED_CAS + JOIN_DEQUE + LOWERING + LATCH + BELL + HAZARD1 + SCOPE
+
+
+def core(publish, read, variant, expect, **kw):
+    """A pool's lazy core (thread_pool.rs): the first user builds the core
+    (`d`, a field) and publishes its pointer `p` with a CAS from null; a
+    second user reads `p` and, finding it set, reads the field. The core
+    pointer is a std atomic that loom does not model (the constructors
+    stay `const`), so this pattern is judged here only."""
+    return P("h. lazy core publication", variant,
+             [f"d.store(1, rlx); c = p.cas(0, 1, {publish}, acq)", read],
+             "r == 1 and x == 0", expect,
+             "src/thread_pool.rs ThreadPool::core, init_core (publish); src/global.rs",
+             init="p=0 d=0", **kw)
+
+
+CORE = [
+    core("acq_rel", "r = p.load(acq); if r == 1: x = d.load(rlx)", "shipped", "forbidden",
+         note="a user that finds the core published reads it initialized"),
+    core("acq", "r = p.load(acq); if r == 1: x = d.load(rlx)",
+         "publishing CAS without Release", "allowed"),
+    core("acq_rel", "r = p.load(rlx); if r == 1: x = d.load(rlx)",
+         "core load Relaxed", "allowed"),
+    core("acq_rel", "r = p.cas(0, 2, acq_rel, acq); if r == 1: x = d.load(rlx)",
+         "racing first use: the losing CAS reads the winner's core", "forbidden",
+         note="two first uses at once: the loser's failure ordering (Acquire) reads the winner's core"),
+    core("acq_rel", "r = p.cas(0, 2, acq_rel, rlx); if r == 1: x = d.load(rlx)",
+         "racing first use, losing CAS's failure ordering Relaxed", "allowed"),
+]
+
+PATTERNS = RING + RING_FAILED_CAS + JOIN_DEQUE + LOWERING + LATCH + BELL + HAZARD1 + SCOPE + CORE
