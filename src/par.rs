@@ -54,7 +54,6 @@ use core::marker::PhantomData;
 use core::mem;
 use core::ops::Range;
 use core::ptr;
-use std::sync::OnceLock;
 
 // ---------------------------------------------------------------------------
 // Pieces
@@ -239,18 +238,13 @@ fn here() -> Here {
             mark: ptr::from_ref(worker).addr(),
             threads: worker.pool().config().max_threads,
         },
+        // Off the pools only a piece too short to split gets here (`run`
+        // moves every other loop onto a worker first).
         None => Here {
             mark: 0,
-            threads: off_pool_threads(),
+            threads: 1,
         },
     }
-}
-
-/// The available parallelism, read once (reading it may allocate and read
-/// files).
-fn off_pool_threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| crate::sync::thread::available_parallelism().max(1))
 }
 
 /// Decides whether a piece splits (module docs, steps 2 and 3).
