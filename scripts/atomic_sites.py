@@ -67,48 +67,53 @@ def call_args(text, open_paren):
     return text[open_paren:]
 
 
-def sites():
-    found = collections.OrderedDict()
+def shipped_files():
+    """(path, path relative to src/) of every Rust file of src/ outside the
+    facade (src/sync/), in a stable order (also used by scripts/weaken.py)."""
     for dirpath, _, files in sorted(os.walk(SRC)):
         if os.path.relpath(dirpath, SRC).split(os.sep)[0] == "sync":
             continue
         for name in sorted(files):
-            if not name.endswith(".rs"):
+            if name.endswith(".rs"):
+                path = os.path.join(dirpath, name)
+                yield path, os.path.relpath(path, SRC)
+
+
+def sites():
+    found = collections.OrderedDict()
+    for path, rel in shipped_files():
+        text = open(path).read()
+        # Drop the unit tests (not shipped code) and every comment,
+        # keeping line breaks so line numbers stay right.
+        text = re.split(r"\n#\[cfg\(all\(test", text)[0]
+        text = re.sub(r"//[^\n]*", lambda m: " " * len(m.group(0)), text)
+        fns = [(m.start(), m.group(1)) for m in FN.finditer(text)]
+
+        def enclosing(pos):
+            best = "-"
+            for start, fname in fns:
+                if start < pos:
+                    best = fname
+            return best
+
+        def line_of(pos):
+            return text.count("\n", 0, pos) + 1
+
+        for m in FENCE.finditer(text):
+            key = (rel, enclosing(m.start()), "fence")
+            found.setdefault(key, []).append(([m.group(1)], line_of(m.start())))
+        for m in OP.finditer(text):
+            args = call_args(text, m.end() - 1)
+            orders = ORD.findall(args)
+            if not orders:
                 continue
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, SRC)
-            text = open(path).read()
-            # Drop the unit tests (not shipped code) and every comment,
-            # keeping line breaks so line numbers stay right.
-            text = re.split(r"\n#\[cfg\(all\(test", text)[0]
-            text = re.sub(r"//[^\n]*", lambda m: " " * len(m.group(0)), text)
-            fns = [(m.start(), m.group(1)) for m in FN.finditer(text)]
-
-            def enclosing(pos):
-                best = "-"
-                for start, fname in fns:
-                    if start < pos:
-                        best = fname
-                return best
-
-            def line_of(pos):
-                return text.count("\n", 0, pos) + 1
-
-            for m in FENCE.finditer(text):
-                key = (rel, enclosing(m.start()), "fence")
-                found.setdefault(key, []).append(([m.group(1)], line_of(m.start())))
-            for m in OP.finditer(text):
-                args = call_args(text, m.end() - 1)
-                orders = ORD.findall(args)
-                if not orders:
-                    continue
-                recv = receiver(text, m.start())
-                key = (rel, enclosing(m.start()), f"{recv}.{m.group(1)}")
-                found.setdefault(key, []).append((orders, line_of(m.start())))
-            # `sync_word(Ordering::X)` is a load of the pool's word.
-            for m in re.finditer(r"sync_word\(\s*Ordering::(\w+)\s*\)", text):
-                key = (rel, enclosing(m.start()), "sync.load")
-                found.setdefault(key, []).append(([m.group(1)], line_of(m.start())))
+            recv = receiver(text, m.start())
+            key = (rel, enclosing(m.start()), f"{recv}.{m.group(1)}")
+            found.setdefault(key, []).append((orders, line_of(m.start())))
+        # `sync_word(Ordering::X)` is a load of the pool's word.
+        for m in re.finditer(r"sync_word\(\s*Ordering::(\w+)\s*\)", text):
+            key = (rel, enclosing(m.start()), "sync.load")
+            found.setdefault(key, []).append(([m.group(1)], line_of(m.start())))
     return found
 
 

@@ -120,62 +120,55 @@ def weakenings():
     (file | function | operation), its occurrence number within the key,
     the argument, the change and where to make it."""
     out = []
-    for dirpath, _, files in sorted(os.walk(SRC)):
-        if os.path.relpath(dirpath, SRC).split(os.sep)[0] == "sync":
-            continue
-        for name in sorted(files):
-            if not name.endswith(".rs"):
+    for path, rel in atomic_sites.shipped_files():
+        original, text = shipped_text(path)
+        fns = [(m.start(), m.group(1)) for m in atomic_sites.FN.finditer(text)]
+
+        def enclosing(pos):
+            best = "-"
+            for start, fname in fns:
+                if start < pos:
+                    best = fname
+            return best
+
+        found = []  # (pos, function, op label, [(arg, ordering, start, end)], whole span)
+        for m in re.finditer(r"\bfence\s*\(\s*Ordering::(\w+)\s*\)", text):
+            found.append((m.start(), enclosing(m.start()), "fence",
+                          [(0, m.group(1), m.start(1), m.end(1))], (m.start(), m.end())))
+        for m in atomic_sites.OP.finditer(text):
+            args = atomic_sites.call_args(text, m.end() - 1)
+            base = m.end() - 1
+            orders = [(i, o.group(1), base + o.start(1), base + o.end(1))
+                      for i, o in enumerate(atomic_sites.ORD.finditer(args))]
+            if not orders:
                 continue
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, SRC)
-            original, text = shipped_text(path)
-            fns = [(m.start(), m.group(1)) for m in atomic_sites.FN.finditer(text)]
-
-            def enclosing(pos):
-                best = "-"
-                for start, fname in fns:
-                    if start < pos:
-                        best = fname
-                return best
-
-            found = []  # (pos, function, op label, [(arg, ordering, start, end)], whole span)
-            for m in re.finditer(r"\bfence\s*\(\s*Ordering::(\w+)\s*\)", text):
-                found.append((m.start(), enclosing(m.start()), "fence",
-                              [(0, m.group(1), m.start(1), m.end(1))], (m.start(), m.end())))
-            for m in atomic_sites.OP.finditer(text):
-                args = atomic_sites.call_args(text, m.end() - 1)
-                base = m.end() - 1
-                orders = [(i, o.group(1), base + o.start(1), base + o.end(1))
-                          for i, o in enumerate(atomic_sites.ORD.finditer(args))]
-                if not orders:
-                    continue
-                recv = atomic_sites.receiver(text, m.start())
-                found.append((m.start(), enclosing(m.start()), f"{recv}.{m.group(1)}", orders, None))
-            for m in re.finditer(r"sync_word\(\s*Ordering::(\w+)\s*\)", text):
-                found.append((m.start(), enclosing(m.start()), "sync.load",
-                              [(0, m.group(1), m.start(1), m.end(1))], None))
-            found.sort()
-            seen = {}
-            for pos, func, op, orders, span in found:
-                key = f"{rel} | {func} | {op}"
-                seen[key] = seen.get(key, 0) + 1
-                line = text.count("\n", 0, pos) + 1
-                kind = op.split(".")[-1] if op != "sync.load" else op
-                for arg, ordering, start, end in orders:
-                    for weaker in steps(kind, arg).get(ordering, []):
-                        part = "" if len(orders) == 1 else ("success " if arg == 0 else "failure ")
-                        change = f"{part}{ordering} -> {weaker}"
-                        ident = f"{rel}:{func}:{op}#{seen[key]}:{part.strip() or 'ord'}:{ordering}->{weaker}"
-                        if weaker == "deleted":
-                            edit = (span[0], span[1], "()")
-                        else:
-                            edit = (start, end, weaker)
-                        assert original[start:end] == ordering
-                        out.append({
-                            "id": ident, "file": rel, "function": func, "operation": op,
-                            "occurrence": seen[key], "change": change, "line": line,
-                            "edit": edit,
-                        })
+            recv = atomic_sites.receiver(text, m.start())
+            found.append((m.start(), enclosing(m.start()), f"{recv}.{m.group(1)}", orders, None))
+        for m in re.finditer(r"sync_word\(\s*Ordering::(\w+)\s*\)", text):
+            found.append((m.start(), enclosing(m.start()), "sync.load",
+                          [(0, m.group(1), m.start(1), m.end(1))], None))
+        found.sort()
+        seen = {}
+        for pos, func, op, orders, span in found:
+            key = f"{rel} | {func} | {op}"
+            seen[key] = seen.get(key, 0) + 1
+            line = text.count("\n", 0, pos) + 1
+            kind = op.split(".")[-1] if op != "sync.load" else op
+            for arg, ordering, start, end in orders:
+                for weaker in steps(kind, arg).get(ordering, []):
+                    part = "" if len(orders) == 1 else ("success " if arg == 0 else "failure ")
+                    change = f"{part}{ordering} -> {weaker}"
+                    ident = f"{rel}:{func}:{op}#{seen[key]}:{part.strip() or 'ord'}:{ordering}->{weaker}"
+                    if weaker == "deleted":
+                        edit = (span[0], span[1], "()")
+                    else:
+                        edit = (start, end, weaker)
+                    assert original[start:end] == ordering
+                    out.append({
+                        "id": ident, "file": rel, "function": func, "operation": op,
+                        "occurrence": seen[key], "change": change, "line": line,
+                        "edit": edit,
+                    })
     return out
 
 
