@@ -21,6 +21,7 @@ mod join_deque;
 mod latch;
 mod lifecycle;
 mod queue;
+mod quiet;
 mod scope;
 mod sync_word;
 

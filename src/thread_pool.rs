@@ -499,6 +499,66 @@ impl ThreadPool {
     /// pool.join_workers(); // "hello" has been printed
     /// ```
     pub fn join_workers(&self) {
+        self.join_workers_checked();
+    }
+
+    /// Blocks until the pool is idle: no task queued and none running. So
+    /// every task accepted before the call, and every task those spawned in
+    /// this pool, has finished, and its effects are visible to the caller.
+    /// The pool stays open (unlike [`shutdown`](ThreadPool::shutdown) and
+    /// [`join_workers`](ThreadPool::join_workers)).
+    ///
+    /// It returns at the first *quiet instant* after the call, as Java's
+    /// `ForkJoinPool::awaitQuiescence` does. Tasks that other threads submit
+    /// meanwhile are not told apart: those accepted before that instant have
+    /// finished too, those accepted after it may not have started. If other
+    /// threads keep the pool busy without a pause, the call waits until
+    /// they pause; a caller that needs only its own tasks should wait for
+    /// them instead (a [`scope`](ThreadPool::scope) or
+    /// [`JoinHandle`]s). The proof is `docs/quiet.md`.
+    ///
+    /// Waiting costs the tasks nothing: the pool counts the threads that
+    /// may hold a task as they wake up and go idle, not per task.
+    ///
+    /// On a worker of another pool, that worker keeps running its own
+    /// pool's tasks while it waits; on a pool that cannot start a thread,
+    /// the caller runs the queued tasks itself (as [`join`](ThreadPool::join)
+    /// does). A closure that a [`JoinHandle::join`] ran on the joining
+    /// thread (it had not started) counts as finished once claimed.
+    ///
+    /// # Panics
+    ///
+    /// If called from a task of this pool: the pool cannot be idle while
+    /// the caller runs.
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// for _ in 0..100 {
+    ///     let done = done.clone();
+    ///     pool.spawn(move || {
+    ///         done.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .unwrap();
+    /// }
+    /// pool.wait_idle();
+    /// assert_eq!(done.load(Ordering::Relaxed), 100);
+    /// pool.spawn(|| ()).unwrap(); // still open
+    /// ```
+    pub fn wait_idle(&self) {
+        let core = self.core();
+        assert!(
+            !core.is_own_worker(),
+            "ThreadPool::wait_idle called from one of its own tasks: the pool cannot be idle while it runs"
+        );
+        core.wait_quiet();
+    }
+
+    fn join_workers_checked(&self) {
         let core = self.core();
         if let Some(hook) = core.current_hook() {
             panic!(

@@ -29,7 +29,9 @@ mod worker;
 use crate::raw::Batch;
 use crate::structures::bell::Bell;
 use crate::structures::event::Event;
+use crate::structures::latch::Latch;
 use crate::structures::queue::Queue;
+use crate::structures::quiet::Quiet;
 use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use crate::sync::unmodelled;
 use registry::Registry;
@@ -87,6 +89,9 @@ pub(crate) struct Pool {
     last_exit: Event,
     /// The global queue: tasks scheduled from outside the pool.
     global: Queue,
+    /// Which threads may hold a task, and who waits for none to
+    /// (`ThreadPool::wait_idle`).
+    quiet: Quiet,
     /// The live workers (`registry.rs`).
     registry: Registry,
     /// The index the next spawned thread gets (`spawn.rs`).
@@ -121,6 +126,7 @@ impl Pool {
             bell: Bell::new(),
             last_exit: Event::new(),
             global: Queue::new(),
+            quiet: Quiet::new(),
             registry: Registry::new(),
             next_index: AtomicUsize::new(0),
             failed_spawns: AtomicUsize::new(0),
@@ -167,6 +173,18 @@ impl Pool {
         }
         self.notify(false);
         Ok(())
+    }
+
+    /// Blocks until the first quiet instant after the call: no task queued
+    /// or running (`structures/quiet.rs`). The caller is not a worker of
+    /// this pool. Waits as a `join` does: a worker of another pool keeps
+    /// running its own pool's tasks, and a thread of no pool runs this
+    /// pool's queued tasks itself while the pool has no thread.
+    pub(crate) fn wait_quiet(&self) {
+        debug_assert!(!self.is_own_worker());
+        let latch = Latch::new();
+        self.quiet.wait_register(&latch, &self.global);
+        wait_for(Some(self), &latch, &|| true);
     }
 
     /// Whether the calling thread is a worker of this pool (hazard 8: a

@@ -287,18 +287,37 @@ impl<'a> LocalWorker<'a> {
         let pool = self.pool;
         let mut is_waking = false;
         loop {
-            match pool.wait(is_waking) {
+            let woken = pool.wait(is_waking);
+            // Active (`Quiet`) from before the first take to after the
+            // last: `wait_idle` counts on it.
+            pool.quiet.activate();
+            match woken {
                 Ok(waking) => is_waking = waking,
-                Err(_) => return self.drain(),
-            }
-            while let Some(stole) = self.find_task() {
-                if stole.pushed || is_waking {
-                    pool.notify(is_waking);
-                    // The waking role was handed on (or given up) by notify.
-                    is_waking = false;
+                Err(_) => {
+                    self.drain();
+                    pool.quiet.deactivate(&pool.global);
+                    return;
                 }
-                run_task(pool, stole.task);
             }
+            loop {
+                while let Some(stole) = self.find_task() {
+                    if stole.pushed || is_waking {
+                        pool.notify(is_waking);
+                        // The waking role was handed on (or given up) by
+                        // notify.
+                        is_waking = false;
+                    }
+                    run_task(pool, stole.task);
+                }
+                // Inactive only with empty hands: the failed pop saw the
+                // ring empty (only this thread fills it), and the queue,
+                // whose consume may have failed on a thief's lock, must be
+                // seen empty too (`docs/quiet.md`, Q1).
+                if settled(&self.worker.queue) {
+                    break;
+                }
+            }
+            pool.quiet.deactivate(&pool.global);
         }
     }
 }
@@ -358,7 +377,9 @@ pub(super) fn run_leftovers(pool: &Pool) {
     let worker = Worker::new();
     let guest = LocalWorker::new(&worker, pool, None);
     let _current = enter(&guest);
+    pool.quiet.activate();
     guest.drain();
+    pool.quiet.deactivate(&pool.global);
 }
 
 /// Runs one task of `pool`'s global queue on this thread. False if the
@@ -377,22 +398,26 @@ pub(super) fn run_leftovers(pool: &Pool) {
 /// worker (the free `join`, `scope` and `spawn` inside it mean `pool`), and
 /// what it leaves in the guest's ring and queue, which no other thread can
 /// reach, runs here before this returns.
+///
+/// The thread counts as active in the pool's `Quiet` while it may hold a
+/// task, so `wait_idle` waits for it.
 fn help_run_one(pool: &Pool) -> bool {
-    let Some(task) = pool.global.pop_one() else {
-        return false;
-    };
-    if current_worker().is_some() {
+    pool.quiet.activate();
+    let ran = pool.global.pop_one().map(|task| {
+        if current_worker().is_some() {
+            run_task(pool, task);
+            return;
+        }
+        let worker = Worker::new();
+        let guest = LocalWorker::new(&worker, pool, None);
+        let _current = enter(&guest);
         run_task(pool, task);
-        return true;
-    }
-    let worker = Worker::new();
-    let guest = LocalWorker::new(&worker, pool, None);
-    let _current = enter(&guest);
-    run_task(pool, task);
-    while let Some(stole) = guest.take_local() {
-        run_task(pool, stole.task);
-    }
-    true
+        while let Some(stole) = guest.take_local() {
+            run_task(pool, stole.task);
+        }
+    });
+    pool.quiet.deactivate(&pool.global);
+    ran.is_some()
 }
 
 /// When a waiter with no worker to wait for retries a spawn: after it ran
@@ -422,7 +447,8 @@ impl Retry {
 }
 
 /// Whether `queue` is empty, waiting out a consumer that holds its lock (it
-/// may put tasks back into the cache when it releases).
+/// may put tasks back into the cache when it releases). With Acquire, so
+/// that a thief that emptied the queue is seen as active (`quiet.rs`).
 fn settled(queue: &Queue) -> bool {
     loop {
         match queue.probe() {

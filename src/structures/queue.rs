@@ -169,12 +169,19 @@ impl Queue {
 
     /// A snapshot of whether anything is queued. `Consuming` means another
     /// thread holds the lock and may leave tasks in the cache: look again.
+    /// Callers get freshness from coherence: a worker probes its own queue
+    /// (it is the only pusher), and the closed global queue after an
+    /// Acquire of the shutdown that followed the close (docs/worker.md,
+    /// "Drain").
     pub fn probe(&self) -> Probe {
-        // Relaxed: a snapshot that no task data is read under. Callers get
-        // freshness from coherence: a worker probes its own queue (it is the
-        // only pusher) and the closed global queue after an Acquire of the
-        // shutdown that followed the close (docs/worker.md, "Drain").
-        let stack = self.stack.load(Ordering::Relaxed);
+        // Acquire: pairs with the Release RMW that releases the consumer
+        // lock (and the Release CAS of a push), so what the last consumer
+        // did before it let go (its activation in `Quiet`, `quiet.rs`) is
+        // visible to the prober.
+        Self::decode(self.stack.load(Ordering::Acquire))
+    }
+
+    fn decode(stack: usize) -> Probe {
         if stack & IS_CONSUMING != 0 {
             Probe::Consuming
         } else if stack & (HAS_CACHE | PTR_MASK) != 0 {

@@ -46,6 +46,7 @@ macro_rules! modelled_primitives {
             pub(crate) use $checker::hint::spin_loop;
         }
 
+        pub(crate) use $checker::sync::Mutex;
         pub(crate) use $checker::thread_local;
     };
 }
@@ -64,7 +65,7 @@ mod std_impl;
 #[cfg(not(any(loom, shuttle)))]
 use std_impl as backend;
 
-pub(crate) use backend::{UnsafeCell, atomic, hint, thread_local};
+pub(crate) use backend::{Mutex, UnsafeCell, atomic, hint, thread_local};
 
 #[cfg(not(any(loom, shuttle)))]
 pub(crate) use backend::{futex, ghost};

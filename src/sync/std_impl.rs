@@ -8,6 +8,7 @@ pub(crate) mod hint {
     pub(crate) use core::hint::spin_loop;
 }
 
+pub(crate) use std::sync::Mutex;
 pub(crate) use std::thread_local;
 
 pub(crate) use super::cell::UnsafeCell;

@@ -1,0 +1,151 @@
+//! `Quiet` (src/structures/quiet.rs): a waiter is released only at a quiet
+//! instant (no task queued, no thread that took one still active), never
+//! misses that instant, and sees the writes of every task that finished.
+//!
+//! The pool's side is modelled by two threads: a *runner* that activates,
+//! takes the one queued task from the global queue, writes its result and
+//! deactivates (a worker that found work), and a *bystander* that activates
+//! and deactivates without taking anything (a worker woken for nothing).
+//! The task is queued before either starts, so it was accepted before the
+//! waiter called. The waiter registers its latch, blocks on it, and then
+//! reads the task's result: a loom cell, so a release without a
+//! happens-before edge from the runner's write is a causality violation,
+//! and a release before the write fails the assertion.
+
+use crate::queue::Tasks;
+use crate::{Outcomes, model};
+use loom::cell::UnsafeCell;
+use loom::thread;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use zap_pool::model::{Latch, Queue, Quiet};
+
+struct Shared {
+    quiet: Quiet,
+    global: Queue,
+    tasks: Arc<Tasks>,
+    result: UnsafeCell<u32>,
+}
+
+// SAFETY: `result` is written by the runner and read by the waiter after
+// its latch is set; loom's cell checks that ordering in every execution.
+unsafe impl Sync for Shared {}
+// SAFETY: as above.
+unsafe impl Send for Shared {}
+
+/// Guards against a waiter released while a task accepted before its call
+/// is still queued or running: a check that trusts a count read before the
+/// queue (a thread may take the task in between), a probe of the queue that
+/// does not see the taker's activation, a deactivation or a count read that
+/// does not carry the tasks' writes, and a waiter that registers after the
+/// last deactivation and never checks (a loom deadlock).
+/// Kills: `quiet-check-no-recount`, `quiet-deactivate-relaxed`,
+/// `quiet-check-load-relaxed`, `quiet-no-self-check`.
+#[test]
+fn the_waiter_is_released_only_when_the_task_has_run() {
+    let outcomes = Outcomes::new(&[
+        "set during registration",
+        "set by a deactivation",
+        "task ran before registration",
+        "task ran after registration",
+    ]);
+    let o = outcomes.clone();
+    let iterations = model(move || {
+        let tasks = Tasks::new(1);
+        tasks.publish(0);
+        let shared = Arc::new(Shared {
+            quiet: Quiet::new(),
+            global: Queue::new(),
+            tasks: tasks.clone(),
+            result: UnsafeCell::new(0),
+        });
+        assert!(shared.global.push(tasks.batch(&[0])).is_ok());
+        // A ghost (outside the model): whether the waiter had registered
+        // when the task ran. Labels outcomes only.
+        let registered = Arc::new(AtomicBool::new(false));
+
+        let s = shared.clone();
+        let r = registered.clone();
+        let o2 = o.clone();
+        let runner = thread::spawn(move || {
+            s.quiet.activate();
+            let task = s.global.pop_one().expect("only the runner takes");
+            s.tasks.take(task);
+            s.result.with_mut(|v| unsafe { *v = 7 });
+            o2.hit(if r.load(Ordering::Relaxed) {
+                "task ran after registration"
+            } else {
+                "task ran before registration"
+            });
+            s.quiet.deactivate(&s.global);
+        });
+        let s = shared.clone();
+        let bystander = thread::spawn(move || {
+            s.quiet.activate();
+            s.quiet.deactivate(&s.global);
+        });
+        let s = shared.clone();
+        let r = registered.clone();
+        let o2 = o.clone();
+        let waiter = thread::spawn(move || {
+            let latch = Latch::new();
+            s.quiet.wait_register(&latch, &s.global);
+            r.store(true, Ordering::Relaxed);
+            o2.hit(if latch.probe() {
+                "set during registration"
+            } else {
+                "set by a deactivation"
+            });
+            latch.wait();
+            s.result.with(|v| assert_eq!(unsafe { *v }, 7, "released before the task ran"));
+        });
+        runner.join().unwrap();
+        bystander.join().unwrap();
+        waiter.join().unwrap();
+    });
+    outcomes.assert_all_reached("the_waiter_is_released_only_when_the_task_has_run", iterations);
+}
+
+/// Guards against a lost release when several threads wait: each check
+/// that finds the pool quiet must set every latch registered before it,
+/// including one registered by a thread that found the pool busy.
+/// Kills: `quiet-check-sets-one`.
+#[test]
+fn every_registered_waiter_is_released() {
+    let outcomes = Outcomes::new(&["both set during registration", "one set later"]);
+    let o = outcomes.clone();
+    let iterations = model(move || {
+        let tasks = Tasks::new(1);
+        let shared = Arc::new(Shared {
+            quiet: Quiet::new(),
+            global: Queue::new(),
+            tasks,
+            result: UnsafeCell::new(0),
+        });
+        let s = shared.clone();
+        let worker = thread::spawn(move || {
+            s.quiet.activate();
+            s.quiet.deactivate(&s.global);
+        });
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let s = shared.clone();
+                thread::spawn(move || {
+                    let latch = Latch::new();
+                    s.quiet.wait_register(&latch, &s.global);
+                    let early = latch.probe();
+                    latch.wait();
+                    early
+                })
+            })
+            .collect();
+        worker.join().unwrap();
+        let early: Vec<bool> = waiters.into_iter().map(|w| w.join().unwrap()).collect();
+        o.hit(if early.iter().all(|e| *e) {
+            "both set during registration"
+        } else {
+            "one set later"
+        });
+    });
+    outcomes.assert_all_reached("every_registered_waiter_is_released", iterations);
+}
