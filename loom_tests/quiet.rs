@@ -97,13 +97,17 @@ fn the_waiter_is_released_only_when_the_task_has_run() {
                 "set by a deactivation"
             });
             latch.wait();
-            s.result.with(|v| assert_eq!(unsafe { *v }, 7, "released before the task ran"));
+            s.result
+                .with(|v| assert_eq!(unsafe { *v }, 7, "released before the task ran"));
         });
         runner.join().unwrap();
         bystander.join().unwrap();
         waiter.join().unwrap();
     });
-    outcomes.assert_all_reached("the_waiter_is_released_only_when_the_task_has_run", iterations);
+    outcomes.assert_all_reached(
+        "the_waiter_is_released_only_when_the_task_has_run",
+        iterations,
+    );
 }
 
 /// Guards against a lost release when several threads wait: each check

@@ -18,6 +18,7 @@ mod fork_join;
 mod liveness;
 mod par;
 mod pool;
+mod quiet;
 mod replay;
 
 #[path = "../tests/common/outcomes.rs"]

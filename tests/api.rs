@@ -376,3 +376,141 @@ fn metrics_count_threads_idle_and_failed_spawns() {
     assert!(m.failed_spawns >= 1, "{m:?}");
     assert_eq!(m.threads, 0, "{m:?}");
 }
+
+/// Spawns a binary tree of tasks of the given depth from inside the pool,
+/// counting each node.
+fn spawn_tree(pool: &Arc<ThreadPool>, depth: u32, count: &Arc<AtomicUsize>) {
+    let (p, c) = (pool.clone(), count.clone());
+    pool.spawn(move || {
+        c.fetch_add(1, Ordering::Relaxed);
+        if depth > 0 {
+            spawn_tree(&p, depth - 1, &c);
+            spawn_tree(&p, depth - 1, &c);
+        }
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_idle_waits_for_every_task_and_its_descendants() {
+    for threads in [1, 2, 4] {
+        let pool = Arc::new(ThreadPool::with_max_threads(threads));
+        for round in 1..=3 {
+            let count = Arc::new(AtomicUsize::new(0));
+            for _ in 0..4 {
+                spawn_tree(&pool, 6, &count);
+            }
+            pool.wait_idle();
+            assert_eq!(
+                count.load(Ordering::Relaxed),
+                4 * 127,
+                "{threads} threads, round {round}"
+            );
+        }
+    }
+}
+
+#[test]
+fn wait_idle_on_an_unused_pool_returns_at_once() {
+    let pool = ThreadPool::with_max_threads(2);
+    pool.wait_idle();
+    assert_eq!(pool.metrics().threads, 0, "waiting started no thread");
+}
+
+#[test]
+fn wait_idle_keeps_the_pool_open() {
+    let pool = ThreadPool::with_max_threads(2);
+    let (tx, rx) = mpsc::channel();
+    for i in 0..10 {
+        let tx = tx.clone();
+        pool.spawn(move || tx.send(i).unwrap()).unwrap();
+        pool.wait_idle();
+        assert_eq!(rx.try_recv(), Ok(i), "task {i} had run");
+    }
+    assert!(!pool.metrics().is_shut_down);
+}
+
+#[test]
+fn wait_idle_from_a_task_of_the_pool_panics() {
+    let pool = Arc::new(ThreadPool::with_max_threads(2));
+    let p = pool.clone();
+    let message = pool.install(move || {
+        let payload = panic::catch_unwind(AssertUnwindSafe(|| p.wait_idle())).unwrap_err();
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+    });
+    assert!(
+        message
+            .unwrap()
+            .contains("wait_idle called from one of its own tasks")
+    );
+}
+
+#[test]
+fn wait_idle_runs_the_tasks_itself_when_no_thread_can_start() {
+    let pool = Builder::new()
+        .max_threads(2)
+        .spawn_handler(|_| Err(io::Error::other("no threads here")))
+        .spawn_error_handler(|_| ())
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..5 {
+        let tx = tx.clone();
+        pool.spawn(move || tx.send(thread::current().id()).unwrap())
+            .unwrap();
+    }
+    pool.wait_idle();
+    let ran: Vec<_> = rx.try_iter().collect();
+    assert_eq!(ran, vec![thread::current().id(); 5]);
+}
+
+#[test]
+fn wait_idle_from_several_threads_at_once() {
+    let pool = Arc::new(ThreadPool::with_max_threads(3));
+    let count = Arc::new(AtomicUsize::new(0));
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, count) = (pool.clone(), count.clone());
+            thread::spawn(move || {
+                for _ in 0..50 {
+                    let mine = Arc::new(AtomicUsize::new(0));
+                    for _ in 0..3 {
+                        let (m, c) = (mine.clone(), count.clone());
+                        pool.spawn(move || {
+                            m.fetch_add(1, Ordering::Relaxed);
+                            c.fetch_add(1, Ordering::Relaxed);
+                        })
+                        .unwrap();
+                    }
+                    pool.wait_idle();
+                    assert_eq!(mine.load(Ordering::Relaxed), 3);
+                }
+            })
+        })
+        .collect();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    assert_eq!(count.load(Ordering::Relaxed), 4 * 50 * 3);
+}
+
+#[test]
+fn wait_idle_after_shutdown_returns_once_the_pool_drained() {
+    let pool = ThreadPool::with_max_threads(2);
+    let count = Arc::new(AtomicUsize::new(0));
+    for _ in 0..20 {
+        let c = count.clone();
+        pool.spawn(move || {
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    }
+    pool.shutdown();
+    pool.wait_idle();
+    assert_eq!(count.load(Ordering::Relaxed), 20);
+    pool.join_workers();
+    pool.wait_idle();
+}
