@@ -12,6 +12,7 @@
 #![cfg(shuttle)]
 
 mod api;
+mod broadcast;
 mod common;
 mod event;
 mod fork_join;

@@ -214,3 +214,22 @@ pub fn current_thread_index() -> Option<usize> {
 pub fn current_num_threads() -> usize {
     current_pool().config().max_threads
 }
+
+/// Runs `f` once on each thread of the current pool (the pool of the worker
+/// thread that calls it, or the global pool on any other thread) and
+/// returns the results in thread-index order: rayon's `broadcast`. See
+/// [`ThreadPool::broadcast`].
+///
+/// ```
+/// # zap_pool::__skip_doctest_under_models();
+/// let pool = zap_pool::ThreadPool::with_max_threads(2);
+/// let indices = pool.install(|| zap_pool::broadcast(|ctx| ctx.index()));
+/// assert_eq!(indices, [0, 1]);
+/// ```
+pub fn broadcast<F, R>(f: F) -> Vec<R>
+where
+    F: Fn(crate::BroadcastContext<'_>) -> R + Sync,
+    R: Send,
+{
+    crate::fork_join::broadcast_in(current_pool(), f)
+}

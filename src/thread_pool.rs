@@ -397,6 +397,47 @@ impl ThreadPool {
         fork_join::join::install_in(self.core(), f)
     }
 
+    /// Runs `f` once on each of the pool's [`max_threads`](ThreadPool::max_threads)
+    /// threads, starting the ones not yet running, and returns the results
+    /// in thread-index order (rayon's `broadcast`). Each call gets a
+    /// [`BroadcastContext`](crate::BroadcastContext) with the thread's index.
+    ///
+    /// A thread runs its piece when it next looks for work: an idle thread
+    /// at once, a busy one once its own queued tasks are done (or while it
+    /// waits inside a task). So `broadcast` returns only after every thread
+    /// got that far. Called from a task of this pool, the calling thread
+    /// runs its own piece while it waits.
+    ///
+    /// # Panics
+    ///
+    /// If `f` panicked on some thread, the first panic is re-raised here
+    /// once every piece finished. If a thread cannot be started (the spawn
+    /// error is in the message), or the pool is shut down and its threads
+    /// have begun to leave, `broadcast` panics without running `f`
+    /// anywhere. (A shut-down pool whose threads have not left yet still
+    /// runs it: each thread runs its piece before it leaves.)
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let pool = zap_pool::ThreadPool::with_max_threads(3);
+    /// let calls = AtomicUsize::new(0);
+    /// let names = pool.broadcast(|ctx| {
+    ///     calls.fetch_add(1, Ordering::Relaxed);
+    ///     format!("{} of {}", ctx.index(), ctx.num_threads())
+    /// });
+    /// assert_eq!(names, ["0 of 3", "1 of 3", "2 of 3"]);
+    /// assert_eq!(calls.into_inner(), 3);
+    /// ```
+    pub fn broadcast<F, R>(&self, f: F) -> Vec<R>
+    where
+        F: Fn(crate::BroadcastContext<'_>) -> R + Sync,
+        R: Send,
+    {
+        fork_join::broadcast_in(self.core(), f)
+    }
+
     /// Runs `body` with a [`Scope`] whose tasks may borrow from the caller,
     /// and returns once `body` and every task spawned in the scope have
     /// finished.

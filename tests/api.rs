@@ -514,3 +514,124 @@ fn wait_idle_after_shutdown_returns_once_the_pool_drained() {
     pool.join_workers();
     pool.wait_idle();
 }
+
+#[test]
+fn broadcast_runs_once_on_every_thread_in_index_order() {
+    for threads in [1, 2, 4, 8] {
+        let pool = ThreadPool::with_max_threads(threads);
+        for _ in 0..20 {
+            let seen = pool.broadcast(|ctx| {
+                assert_eq!(ctx.num_threads(), threads);
+                (
+                    ctx.index(),
+                    zap_pool::current_thread_index(),
+                    thread::current().id(),
+                )
+            });
+            assert_eq!(seen.len(), threads);
+            let ids: std::collections::HashSet<_> = seen.iter().map(|s| s.2).collect();
+            assert_eq!(ids.len(), threads, "one piece per thread");
+            for (i, (index, current, _)) in seen.iter().enumerate() {
+                assert_eq!((*index, *current), (i, Some(i)));
+            }
+        }
+    }
+}
+
+#[test]
+fn broadcast_reaches_busy_and_waiting_threads() {
+    // One thread is inside a join that waits for the other; the broadcast
+    // must still reach both.
+    let pool = Arc::new(ThreadPool::with_max_threads(2));
+    let p = pool.clone();
+    let out = pool.install(move || {
+        let ((), v) = zap_pool::join(
+            || thread::sleep(std::time::Duration::from_millis(20)),
+            || p.broadcast(|ctx| ctx.index()),
+        );
+        v
+    });
+    assert_eq!(out, [0, 1]);
+}
+
+#[test]
+fn broadcast_from_inside_the_pool_and_nested() {
+    let pool = ThreadPool::with_max_threads(3);
+    let out = pool.install(|| {
+        zap_pool::broadcast(|outer| (outer.index(), zap_pool::broadcast(|inner| inner.index())))
+    });
+    assert_eq!(out.len(), 3);
+    for (i, (index, inner)) in out.into_iter().enumerate() {
+        assert_eq!(index, i);
+        assert_eq!(inner, [0, 1, 2]);
+    }
+}
+
+#[test]
+fn broadcast_re_raises_a_panic_after_every_piece() {
+    let pool = ThreadPool::with_max_threads(3);
+    let ran = AtomicUsize::new(0);
+    let err = panic::catch_unwind(AssertUnwindSafe(|| {
+        pool.broadcast(|ctx| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            if ctx.index() == 1 {
+                panic!("piece 1");
+            }
+        })
+    }))
+    .unwrap_err();
+    assert_eq!(err.downcast_ref::<&str>(), Some(&"piece 1"));
+    assert_eq!(ran.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        pool.broadcast(|ctx| ctx.index()),
+        [0, 1, 2],
+        "the pool carries on"
+    );
+}
+
+#[test]
+fn broadcast_on_a_shut_down_pool_panics_with_a_message() {
+    let pool = ThreadPool::with_max_threads(2);
+    pool.shutdown();
+    pool.join_workers();
+    let err =
+        panic::catch_unwind(AssertUnwindSafe(|| pool.broadcast(|ctx| ctx.index()))).unwrap_err();
+    let msg = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap();
+    assert!(msg.contains("shut down"), "{msg}");
+}
+
+#[test]
+fn broadcast_when_a_thread_cannot_start_panics_with_the_error() {
+    let pool = Builder::new()
+        .max_threads(2)
+        .spawn_handler(|_| Err(io::Error::other("no threads here")))
+        .spawn_error_handler(|_| ())
+        .build()
+        .unwrap();
+    let err =
+        panic::catch_unwind(AssertUnwindSafe(|| pool.broadcast(|ctx| ctx.index()))).unwrap_err();
+    let msg = err.downcast_ref::<String>().cloned().unwrap();
+    assert!(msg.contains("no threads here"), "{msg}");
+}
+
+#[test]
+fn broadcast_from_several_threads_at_once() {
+    let pool = Arc::new(ThreadPool::with_max_threads(3));
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                for _ in 0..50 {
+                    assert_eq!(pool.broadcast(|ctx| ctx.index()), [0, 1, 2]);
+                }
+            })
+        })
+        .collect();
+    for c in callers {
+        c.join().unwrap();
+    }
+}

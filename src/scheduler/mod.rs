@@ -19,6 +19,7 @@
 //! scheduler. It imports the structures below it and never the fork-join
 //! layer above it.
 
+mod broadcast;
 mod lifecycle;
 mod registry;
 mod spawn;
@@ -40,6 +41,7 @@ use std::io;
 use std::sync::Mutex;
 pub(crate) use sync_word::{State, SyncWord};
 
+pub(crate) use broadcast::BroadcastError;
 pub use spawn::WorkerThread;
 pub use sync_word::MAX_THREADS;
 pub(crate) use worker::{LocalWorker, current_of, current_worker, wait_for};
@@ -92,6 +94,14 @@ pub(crate) struct Pool {
     /// Which threads may hold a task, and who waits for none to
     /// (`ThreadPool::wait_idle`).
     quiet: Quiet,
+    /// The live broadcasts (`broadcast.rs`), under a lock only broadcasts
+    /// and workers that owe a piece take.
+    broadcasts: crate::sync::Mutex<broadcast::Jobs>,
+    /// The epoch of the newest broadcast: a worker behind it owes a piece.
+    broadcast_latest: AtomicUsize,
+    /// How many broadcasts are in flight (idle workers then sleep on the
+    /// bell).
+    broadcasting: AtomicU32,
     /// The live workers (`registry.rs`).
     registry: Registry,
     /// The index the next spawned thread gets (`spawn.rs`).
@@ -127,6 +137,9 @@ impl Pool {
             last_exit: Event::new(),
             global: Queue::new(),
             quiet: Quiet::new(),
+            broadcasts: crate::sync::Mutex::new(broadcast::Jobs::new()),
+            broadcast_latest: AtomicUsize::new(0),
+            broadcasting: AtomicU32::new(0),
             registry: Registry::new(),
             next_index: AtomicUsize::new(0),
             failed_spawns: AtomicUsize::new(0),

@@ -236,8 +236,12 @@ impl Pool {
 
     /// A worker's run loop found nothing: blocks until notified. Returns
     /// whether this thread is now the waking thread, or `Shutdown`.
-    pub(super) fn wait(&self, is_waking: bool) -> Result<bool, Stop> {
-        self.wait_idle(is_waking, None)
+    ///
+    /// `seen` is the last broadcast epoch the worker ran: while a broadcast
+    /// it has not run is in flight, it returns `Ok(false)` to search (and
+    /// run its piece) instead of sleeping (`broadcast.rs`).
+    pub(super) fn wait(&self, is_waking: bool, seen: usize) -> Result<bool, Stop> {
+        self.wait_idle(is_waking, None, seen)
     }
 
     /// As `wait`, for a worker inside a task that waits for `latch` and
@@ -245,11 +249,22 @@ impl Pool {
     /// wakes it through the bell), asleep on the bell, until notified or
     /// until the latch is being set (`Stop::LatchSet`, idle count given
     /// back). The caller announced the bell on the latch.
-    pub(super) fn wait_until(&self, is_waking: bool, latch: &Latch) -> Result<bool, Stop> {
-        self.wait_idle(is_waking, Some(latch))
+    /// As `wait`, a broadcast piece it has not run also ends the wait.
+    pub(super) fn wait_until(
+        &self,
+        is_waking: bool,
+        latch: &Latch,
+        seen: usize,
+    ) -> Result<bool, Stop> {
+        self.wait_idle(is_waking, Some(latch), seen)
     }
 
-    fn wait_idle(&self, mut is_waking: bool, until: Option<&Latch>) -> Result<bool, Stop> {
+    fn wait_idle(
+        &self,
+        mut is_waking: bool,
+        until: Option<&Latch>,
+        seen: usize,
+    ) -> Result<bool, Stop> {
         let mut is_idle = false;
         let mut sync = self.sync_word(Ordering::Relaxed);
         loop {
@@ -310,30 +325,37 @@ impl Pool {
                     }
                     Err(actual) => sync = SyncWord::from_bits(actual),
                 }
-            } else if let Some(latch) = until {
-                if latch.is_setting() {
-                    // Leave: the latch, not a notification, ends this wait.
-                    // Only with `notified` clear (the branch above comes
-                    // first), so no notification counted on this thread.
-                    // Relaxed: as going idle.
-                    match self.sync.compare_exchange_weak(
-                        sync.bits(),
-                        sync.with_idle(sync.idle() - 1).bits(),
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(_) => return Err(Stop::LatchSet),
-                        Err(actual) => sync = SyncWord::from_bits(actual),
-                    }
-                    continue;
+            } else if until.is_some_and(Latch::is_setting) || self.has_broadcast(seen) {
+                // Leave: the latch, or a broadcast piece to run, not a
+                // notification, ends this wait. Only with `notified` clear
+                // (the branch above comes first), so no notification
+                // counted on this thread. Relaxed: as going idle.
+                match self.sync.compare_exchange_weak(
+                    sync.bits(),
+                    sync.with_idle(sync.idle() - 1).bits(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) if until.is_some_and(Latch::is_setting) => return Err(Stop::LatchSet),
+                    Ok(_) => return Ok(false),
+                    Err(actual) => sync = SyncWord::from_bits(actual),
                 }
+            } else if until.is_some() || self.broadcasting() {
                 // Sleep on the bell, whose condition is "notified, shut
-                // down, or the latch being set": `wake_one_idle` rings it
-                // after a notification, `shutdown` after the state, and the
-                // latch's setter after SETTING.
+                // down, the latch being set, or a broadcast piece to run"
+                // (and, for an idle worker of the run loop, "no broadcast
+                // any more": back to the event): `wake_one_idle` rings it
+                // after a notification, `shutdown` after the state, the
+                // latch's setter after SETTING, a broadcaster after it
+                // publishes and after it is done.
                 let epoch = self.bell.prepare();
                 sync = self.sync_word(Ordering::Relaxed);
-                if sync.notified() || sync.state() == State::Shutdown || latch.is_setting() {
+                if sync.notified()
+                    || sync.state() == State::Shutdown
+                    || until.is_some_and(Latch::is_setting)
+                    || self.has_broadcast(seen)
+                    || (until.is_none() && !self.broadcasting())
+                {
                     self.bell.cancel();
                 } else {
                     self.bell.sleep(epoch);
@@ -341,6 +363,13 @@ impl Pool {
                 }
             } else {
                 self.idle_event.wait();
+                if self.broadcasting() {
+                    // Every worker asleep on the event when a broadcast
+                    // began must wake: pass a token on before moving to
+                    // the bell (`broadcast.rs`).
+                    // SAFETY: the pool is alive: the caller is its worker.
+                    unsafe { Event::notify(&self.idle_event) };
+                }
                 sync = self.sync_word(Ordering::Relaxed);
             }
         }

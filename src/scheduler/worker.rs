@@ -158,6 +158,8 @@ pub(crate) struct LocalWorker<'a> {
     /// The worker thread's index in its pool (`WorkerThread::index`);
     /// `None` for a guest.
     index: Option<usize>,
+    /// The epoch of the last broadcast this worker ran (`broadcast.rs`).
+    broadcast_seen: Cell<usize>,
 }
 
 impl<'a> LocalWorker<'a> {
@@ -176,7 +178,18 @@ impl<'a> LocalWorker<'a> {
             join_deque: unsafe { worker.join_deque.owner() },
             cursor: Cell::new(ptr::null()),
             outer: Cell::new(ptr::null()),
+            // A guest runs no broadcast: it owes none.
+            broadcast_seen: Cell::new(if index.is_some() { 0 } else { usize::MAX }),
         }
+    }
+
+    /// The epoch of the last broadcast this worker ran.
+    pub(super) fn broadcast_seen(&self) -> usize {
+        self.broadcast_seen.get()
+    }
+
+    pub(super) fn set_broadcast_seen(&self, epoch: usize) {
+        self.broadcast_seen.set(epoch);
     }
 
     /// The pool this worker serves. It outlives the worker and every task
@@ -230,6 +243,16 @@ impl<'a> LocalWorker<'a> {
                 task,
                 pushed: false,
             });
+        }
+        // A broadcast piece this worker owes: run it here, then go on
+        // looking (it may have spawned into the ring).
+        if self.pool.has_broadcast(self.broadcast_seen()) && self.pool.run_broadcast(self) {
+            if let Some(task) = self.ring.pop() {
+                return Some(Stole {
+                    task,
+                    pushed: false,
+                });
+            }
         }
         self.ring.consume(&self.worker.queue)
     }
@@ -287,7 +310,7 @@ impl<'a> LocalWorker<'a> {
         let pool = self.pool;
         let mut is_waking = false;
         loop {
-            let woken = pool.wait(is_waking);
+            let woken = pool.wait(is_waking, self.broadcast_seen());
             // Active (`Quiet`) from before the first take to after the
             // last: `wait_idle` counts on it.
             pool.quiet.activate();
@@ -342,6 +365,8 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
             index,
         );
         local.run_loop();
+        // Still a worker of the pool: its last broadcast pieces run here.
+        pool.leave_broadcasts(&local);
         // The guard clears `CURRENT` here: the stop hook runs as a plain
         // thread, not a worker. Its ring is drained and will not be looked
         // at again, so a task it spawned there would be lost; from here on a
@@ -547,7 +572,7 @@ pub(crate) fn wait_for(job: Option<&Pool>, latch: &Latch, all_started: &dyn Fn()
             }
             announced = true;
         }
-        match w.pool.wait_until(is_waking, latch) {
+        match w.pool.wait_until(is_waking, latch, w.broadcast_seen()) {
             // Notified: search again (as the waking thread, maybe).
             Ok(waking) => is_waking = waking,
             // The latch is being set: `wait` below sees it through.
