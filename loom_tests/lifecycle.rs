@@ -134,3 +134,42 @@ fn a_failed_spawn_does_not_wedge_the_pool() {
     });
     outcomes.assert_all_reached("a_failed_spawn_does_not_wedge_the_pool", iterations);
 }
+
+/// Guards against `warm` counting a thread past `max_threads` (two starts
+/// for one slot: a second worker the word cannot count) or after the
+/// notify of a racing spawn already counted it, and against a warmed
+/// thread that does not serve the pool's tasks. A one-thread pool: one
+/// thread warms it while another spawns a task.
+/// Kills: `warm-ignores-max`.
+#[test]
+fn warm_racing_a_spawn_starts_one_thread() {
+    let outcomes = Outcomes::new(&["warm started the thread", "the spawn started the thread"]);
+    let o = outcomes.clone();
+    let iterations = model(move || {
+        let pool = Arc::new(ThreadPool::builder().max_threads(1).build().unwrap());
+        let ran = Arc::new(AtomicUsize::new(0));
+        let p = pool.clone();
+        let warmer = thread::spawn(move || {
+            let started = p.warm(1).expect("the default spawn does not fail here");
+            let (_, _, spawned, _) = word(&p);
+            assert!(spawned <= 1, "{spawned} threads counted in a one-thread pool");
+            started
+        });
+        let r = ran.clone();
+        pool.spawn(move || {
+            r.fetch_add(1, Ordering::AcqRel);
+        })
+        .ok()
+        .unwrap();
+        let started = warmer.join().unwrap();
+        let pool = Arc::into_inner(pool).expect("the warmer is gone");
+        drop(pool);
+        assert_eq!(ran.load(Ordering::Acquire), 1, "the task ran once");
+        o.hit(match started {
+            1 => "warm started the thread",
+            0 => "the spawn started the thread",
+            n => panic!("warm reports {n} threads started in a one-thread pool"),
+        });
+    });
+    outcomes.assert_all_reached("warm_racing_a_spawn_starts_one_thread", iterations);
+}

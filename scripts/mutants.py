@@ -145,6 +145,14 @@ MUTATIONS = [
         None,
         [("loom", "lifecycle::a_failed_spawn_does_not_wedge_the_pool")],
     ),
+    (
+        "warm-ignores-max",
+        "hazard 9 for warm: it counts threads without the max_threads bound, so a racing spawn and warm both start one in a one-thread pool",
+        "src/scheduler/wake.rs",
+        "sync.state() != State::Shutdown && sync.spawned() < self.max_threads();",
+        "sync.state() != State::Shutdown;",
+        [("loom", "lifecycle::warm_racing_a_spawn_starts_one_thread")],
+    ),
     # --- latch and fork-join (loom) ---
     (
         "latch-set-no-wake",
