@@ -152,7 +152,10 @@ fn warm_racing_a_spawn_starts_one_thread() {
         let warmer = thread::spawn(move || {
             let started = p.warm(1).expect("the default spawn does not fail here");
             let (_, _, spawned, _) = word(&p);
-            assert!(spawned <= 1, "{spawned} threads counted in a one-thread pool");
+            assert!(
+                spawned <= 1,
+                "{spawned} threads counted in a one-thread pool"
+            );
             started
         });
         let r = ran.clone();

@@ -62,6 +62,11 @@
 //!   the pool; every task accepted before it still runs, and so does every task
 //!   that a running task of this pool schedules, before [`ThreadPool::join_workers`]
 //!   returns. No task is dropped unrun, and none is leaked.
+//! * **Waiting for quiet.** [`ThreadPool::wait_idle`] returns at the first
+//!   instant after its call with no task queued or running: every task
+//!   accepted before the call, and all it spawned, has finished; the pool
+//!   stays open (`docs/quiet.md`). [`ThreadPool::broadcast`] runs a closure
+//!   once on each of the pool's threads (`docs/broadcast.md`).
 //! * **After shutdown**, `spawn` and `schedule` from any thread that is not a
 //!   worker of this pool fail with [`SpawnError`] / [`ScheduleError`], which
 //!   hand the task back.

@@ -225,6 +225,7 @@ impl<'a> LocalWorker<'a> {
     /// Finds a task, in three steps. May report nothing while tasks exist
     /// elsewhere (a contended queue lock); the wake protocol, not this
     /// search, guarantees that someone comes back for them.
+    #[inline(always)]
     fn find_task(&self) -> Option<Stole> {
         self.take_local()
             .or_else(|| self.take_global())
@@ -232,6 +233,7 @@ impl<'a> LocalWorker<'a> {
     }
 
     /// Step 1: this worker's own ring and queue.
+    #[inline(always)]
     fn take_local(&self) -> Option<Stole> {
         // Not the own join deque: every job in it belongs to a `join` on
         // this thread's stack, which takes its own job back (or finds it
@@ -244,9 +246,18 @@ impl<'a> LocalWorker<'a> {
                 pushed: false,
             });
         }
-        // A broadcast piece this worker owes: run it here, then go on
-        // looking (it may have spawned into the ring).
-        if self.pool.has_broadcast(self.broadcast_seen()) && self.pool.run_broadcast(self) {
+        if self.pool.has_broadcast(self.broadcast_seen()) {
+            return self.take_broadcast();
+        }
+        self.ring.consume(&self.worker.queue)
+    }
+
+    /// A broadcast piece this worker owes: run it here, then go on looking
+    /// (it may have spawned into the ring). Off the per-task path.
+    #[cold]
+    #[inline(never)]
+    fn take_broadcast(&self) -> Option<Stole> {
+        if self.pool.run_broadcast(self) {
             if let Some(task) = self.ring.pop() {
                 return Some(Stole {
                     task,
@@ -323,15 +334,7 @@ impl<'a> LocalWorker<'a> {
                 }
             }
             loop {
-                while let Some(stole) = self.find_task() {
-                    if stole.pushed || is_waking {
-                        pool.notify(is_waking);
-                        // The waking role was handed on (or given up) by
-                        // notify.
-                        is_waking = false;
-                    }
-                    run_task(pool, stole.task);
-                }
+                is_waking = self.run_found_tasks(is_waking);
                 // Inactive only with empty hands: the failed pop saw the
                 // ring empty (only this thread fills it), and the queue,
                 // whose consume may have failed on a thief's lock, must be
@@ -342,6 +345,23 @@ impl<'a> LocalWorker<'a> {
             }
             pool.quiet.deactivate(&pool.global);
         }
+    }
+
+    /// Runs tasks until the search finds none; returns whether this thread
+    /// is still the waking one. The per-task loop, kept apart from the run
+    /// loop's bookkeeping.
+    #[inline(never)]
+    fn run_found_tasks(&self, mut is_waking: bool) -> bool {
+        let pool = self.pool;
+        while let Some(stole) = self.find_task() {
+            if stole.pushed || is_waking {
+                pool.notify(is_waking);
+                // The waking role was handed on (or given up) by notify.
+                is_waking = false;
+            }
+            run_task(pool, stole.task);
+        }
+        is_waking
     }
 }
 
