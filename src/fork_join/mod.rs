@@ -8,15 +8,18 @@
 //! | `join.rs` | `join(a, b)`: `b` as a stack job in the worker's join deque; `install` | `docs/fork_join.md`, `docs/join_deque.md` |
 //! | `scope.rs` | `Scope`: tasks that borrow from the caller | `docs/fork_join.md` |
 //! | `handle.rs` | `JoinHandle`: a spawned task's result | `docs/fork_join.md` |
+//! | `future.rs` | futures on the pool: the task's state machine, the handle's waker, `block_on` | `docs/future.md` |
 //!
 //! This layer imports the scheduler and the structures; nothing below it
 //! imports this layer.
 
+pub(crate) mod future;
 mod handle;
 pub(crate) mod job;
 pub(crate) mod join;
 mod scope;
 
+pub use future::block_on;
 pub use handle::JoinHandle;
 pub(crate) use job::HeapTask;
 pub use scope::Scope;
