@@ -109,6 +109,7 @@ impl PoolHome {
 
 impl Home for PoolHome {
     fn schedule(&self, task: NonNull<Task>) -> bool {
+        crate::sync::ghost::assert_live(self.0.as_ptr().cast(), "a future task's wake");
         // SAFETY: alive: this home holds a `keep` count. The task is a
         // whole future task that stays alive until its callback starts
         // (the queued task's count), in no other batch (only the holder of
@@ -180,6 +181,7 @@ where
             home,
         });
         let this = NonNull::from(Box::leak(task));
+        crate::sync::ghost::allocated(this.as_ptr().cast());
         // SAFETY: fresh; the handle's count (ours until returned) keeps it
         // alive through `schedule`.
         if unsafe { this.as_ref() }.home.schedule(this.cast()) {
@@ -199,8 +201,23 @@ where
 
     /// `Header::free`: the last count is gone.
     unsafe fn free(header: NonNull<Header<F::Output>>) {
-        // SAFETY: made by `Box::leak` in `spawn`; the last owner.
-        drop(unsafe { Box::from_raw(header.cast::<Self>().as_ptr()) });
+        let this = header.cast::<Self>().as_ptr();
+        crate::sync::ghost::freed(this.cast());
+        if cfg!(any(loom, shuttle)) {
+            // The model builds drop the contents but keep the memory, so
+            // that a use after free meets the ghost's mark, not garbage.
+            // SAFETY: the last owner; never touched again but by the
+            // ghost's check.
+            unsafe { core::ptr::drop_in_place(this) };
+        } else {
+            // SAFETY: made by `Box::leak` in `spawn`; the last owner.
+            drop(unsafe { Box::from_raw(this) });
+        }
+    }
+
+    /// The model builds' use-after-free check (`sync::ghost`).
+    fn assert_live(data: *const (), what: &str) {
+        crate::sync::ghost::assert_live(data, what);
     }
 
     /// The task callback: poll until `Pending` with no wake pending, or
@@ -208,6 +225,7 @@ where
     /// gives back, or passes on to the next queued task.
     unsafe fn run(task: NonNull<Task>) {
         let this = task.cast::<Self>();
+        Self::assert_live(this.as_ptr().cast(), "a future task's poll");
         // SAFETY: the queued task's count keeps it alive.
         let me = unsafe { this.as_ref() };
         loop {
@@ -335,6 +353,7 @@ where
     }
 
     unsafe fn clone_waker(data: *const ()) -> RawWaker {
+        Self::assert_live(data, "a waker's clone");
         // SAFETY: a waker's pointer: alive while the waker is.
         unsafe { &*data.cast::<Self>() }.add_count();
         RawWaker::new(data, &Self::VTABLE)
@@ -349,6 +368,7 @@ where
     }
 
     unsafe fn wake_by_ref(data: *const ()) {
+        Self::assert_live(data, "a wake");
         let this = NonNull::new(data.cast_mut())
             .expect("a waker's pointer")
             .cast::<Self>();

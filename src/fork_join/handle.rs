@@ -84,6 +84,9 @@ impl<T> Header<T> {
     /// # Safety
     /// `this` is alive and the caller holds a count, which it gives up.
     pub(super) unsafe fn release(this: NonNull<Self>) {
+        // The model builds check that a future task is still allocated
+        // (`sync::ghost`; other handles are not tracked).
+        crate::sync::ghost::assert_live(this.as_ptr().cast(), "a handle's count");
         // AcqRel: Release so this side's accesses happen-before the free;
         // Acquire, for the last one, so the other side's accesses do too.
         // SAFETY: alive while we hold a count.
