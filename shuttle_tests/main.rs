@@ -15,6 +15,7 @@ mod api;
 mod common;
 mod event;
 mod fork_join;
+mod future;
 mod liveness;
 mod par;
 mod pool;
