@@ -278,6 +278,27 @@ MUTATIONS = [
         "refs.fetch_sub(1, Ordering::Release) == 1",
         [("loom", "future::the_handle_dropped_while_the_task_runs")],
     ),
+    # --- future tasks on whole pools (shuttle) ---
+    (
+        "future-pool-hold-removed",
+        "use after free: a future task does not keep its pool allocated, so a wake after the pool's drop schedules into freed memory",
+        "src/fork_join/future.rs",
+        "        pool.keep();\n        Self(NonNull::from(pool))\n",
+        "        Self(NonNull::from(pool))\n",
+        [("shuttle", "future::a_wake_after_the_pool_is_dropped")],
+    ),
+    (
+        "future-refused-wake-dropped",
+        "lost task: a wake that the shut-down pool refuses is dropped instead of polled on the waking thread, so the handle waits for ever",
+        "src/fork_join/future.rs",
+        "            if !me.home.schedule(this.cast()) {\n"
+        "                // Refused: the pool shut down. Poll it here, now.\n"
+        "                // SAFETY: we hold the token and its count.\n"
+        "                unsafe { Self::run(this.cast()) };\n"
+        "            }\n",
+        "            let _ = me.home.schedule(this.cast());\n",
+        [("shuttle", "future::shutdown_while_futures_are_pending")],
+    ),
     # --- bell and latch (loom) ---
     (
         "bell-prepare-fence-removed",

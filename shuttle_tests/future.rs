@@ -8,6 +8,7 @@
 //! main thread checks it.
 
 use crate::check_outcomes;
+use crate::common::{boom, boom_id, quiet_task_panics};
 use shuttle::sync::Mutex;
 use shuttle::thread;
 use std::future::Future;
@@ -200,43 +201,37 @@ fn shutdown_while_futures_are_pending() {
     );
 }
 
-/// The pool is dropped while a future waits; a later wake must not touch
-/// the freed pool (it holds a count of the pool's allocation, and the
-/// model's use-after-free ghost checks it) and polls the future on the
-/// waking thread.
+/// The pool is dropped while a future waits, racing a wake from a thread
+/// of no pool. A wake after the drop must not touch the freed pool (the
+/// task holds a count of the pool's allocation, and the model's
+/// use-after-free ghost checks it); the pool refuses it, and the waking
+/// thread polls the future itself.
 /// Kills: `future-pool-hold-removed`.
 #[test]
 fn a_wake_after_the_pool_is_dropped() {
     check_outcomes(
         "a_wake_after_the_pool_is_dropped",
-        &["polled on the waking thread", "completed before the drop"],
+        &["polled by the pool", "polled on the waking thread"],
         false,
         |o| {
             let pool = pool("p", 1);
             let (tx, rx) = oneshot::<u32>();
-            let (started_tx, started_rx) = oneshot::<()>();
             let h = pool
-                .spawn_future(async move {
-                    started_tx.send(());
-                    (rx.await, thread_name())
-                })
+                .spawn_future(async move { (rx.await, thread_name()) })
                 .unwrap();
-            // Wait until the future was polled once (it may not be
-            // pending yet), then drop the pool.
-            block_on(started_rx);
-            drop(pool);
             let waking = thread::Builder::new()
                 .name("waker".into())
                 .spawn(move || {
                     tx.send(7);
                 })
                 .unwrap();
+            drop(pool);
             waking.join().unwrap();
             let (v, on) = h.join().expect("no panic");
             assert_eq!(v, 7);
             o.hit(match on.as_str() {
+                "p-0" => "polled by the pool",
                 "waker" => "polled on the waking thread",
-                "p-0" => "completed before the drop",
                 other => panic!("polled on {other:?}"),
             });
         },
@@ -253,6 +248,7 @@ fn panicking_futures_complete_with_their_payload() {
         &["woken while pending"],
         false,
         |o| {
+            quiet_task_panics();
             let handler_saw = Arc::new(AtomicUsize::new(0));
             let seen = handler_saw.clone();
             let pool = ThreadPool::builder()
@@ -263,20 +259,18 @@ fn panicking_futures_complete_with_their_payload() {
                 .build()
                 .unwrap();
             let (tx, rx) = oneshot::<()>();
-            let first = pool
-                .spawn_future(async { panic!("at the first poll") })
-                .unwrap();
+            let first = pool.spawn_future(async { boom(1) }).unwrap();
             let after = pool
                 .spawn_future(async move {
                     rx.await;
-                    panic!("after a wake")
+                    boom(2)
                 })
                 .unwrap();
             let fine = pool.spawn_future(async { 3 }).unwrap();
             let waited = thread::spawn(move || tx.send(())).join().unwrap();
-            for (h, msg) in [(first, "at the first poll"), (after, "after a wake")] {
+            for (h, id) in [(first, 1), (after, 2)] {
                 let payload = h.join().expect_err("it panicked");
-                assert_eq!(*payload.downcast::<&str>().unwrap(), msg);
+                assert_eq!(boom_id(&*payload), Some(id), "its own payload");
             }
             assert_eq!(fine.join().expect("no panic"), 3);
             drop(pool);
