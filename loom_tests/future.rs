@@ -541,10 +541,12 @@ impl Wake for Counter {
 
 /// Guards against a handle that misses its completion when it replaces
 /// its waker between polls (the completer wakes the old one, or reads the
-/// slot while the handle writes it: a causality violation), and against
-/// an output read before it is visible.
+/// slot while the handle writes it: a causality violation), against an
+/// output read before it is visible, and against the slot emptied twice or
+/// while the other side reads it when the handle leaves (after its `Ready`
+/// poll, and again when it is dropped) while the completer is waking.
 /// Kills: `joinwaker-register-relaxed`, `joinwaker-complete-release`,
-/// `joinwaker-load-relaxed`.
+/// `joinwaker-load-relaxed`, `joinwaker-leave-relaxed`.
 #[test]
 fn the_handles_waker_replaced_between_polls() {
     let outcomes = Outcomes::new(&[

@@ -271,6 +271,14 @@ MUTATIONS = [
         [("loom", "future::the_handles_waker_replaced_between_polls")],
     ),
     (
+        "joinwaker-leave-relaxed",
+        "ordering: a handle that leaves while the completer wakes sets LEFT with Relaxed, so the completer may empty the slot while the handle's read of it races",
+        "src/fork_join/future.rs",
+        ".compare_exchange(state, new, Ordering::Release, Ordering::Acquire)",
+        ".compare_exchange(state, new, Ordering::Relaxed, Ordering::Acquire)",
+        [("loom", "future::the_handles_waker_replaced_between_polls")],
+    ),
+    (
         "handle-release-no-acquire",
         "ordering: a handle allocation's count is given back with Release, not AcqRel, so the side that frees it need not see the other side's writes (the output's)",
         "src/fork_join/handle.rs",

@@ -133,6 +133,33 @@ fn futures_await_each_other_on_the_pool() {
 }
 
 #[test]
+fn a_deep_chain_of_finished_tasks_is_freed_without_recursion() {
+    // Each link awaits the next: a finished link must not keep its
+    // parent's waker, or freeing the chain recurses once per link (and
+    // overflows the stack). Two threads: the last link's release is then
+    // sometimes the one that would free every ancestor.
+    guarded(
+        "a_deep_chain_of_finished_tasks_is_freed_without_recursion",
+        || {
+            fn chain(n: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+                Box::pin(async move {
+                    if n == 0 {
+                        return 0;
+                    }
+                    let next = zap_pool::spawn_future(chain(n - 1)).unwrap();
+                    next.await.unwrap() + 1
+                })
+            }
+            let pool = ThreadPool::with_max_threads(2);
+            for _ in 0..5 {
+                let h = pool.spawn_future(chain(100_000)).unwrap();
+                assert_eq!(h.join().unwrap(), 100_000);
+            }
+        },
+    );
+}
+
+#[test]
 fn a_panicking_poll_completes_the_task_with_the_payload() {
     guarded(
         "a_panicking_poll_completes_the_task_with_the_payload",

@@ -38,12 +38,17 @@
 //!
 //! ## The handle's waker (`JoinWaker`)
 //!
-//! Two bits: REGISTERED (the slot holds the awaiting waker, and only reads
-//! of it are allowed) and DONE. The handle writes the slot only while
-//! neither is set, then sets REGISTERED; to replace the waker it first
-//! clears REGISTERED with a CAS, which fails if DONE came first. The
-//! completer sets DONE after the latch and wakes the slot's waker if
-//! REGISTERED was set.
+//! Three bits: REGISTERED (the slot holds the awaiting waker, and only
+//! reads of it are allowed), DONE, and LEFT. The handle writes the slot
+//! only while neither REGISTERED nor DONE is set, then sets REGISTERED; to
+//! replace the waker it first clears REGISTERED with a CAS, which fails if
+//! DONE came first. The completer sets DONE after the latch, wakes the
+//! slot's waker if REGISTERED was set, then clears REGISTERED: the slot is
+//! the handle's again. The handle empties the slot once it is done with it
+//! (its output taken, or dropped), so that a waker never outlives its use
+//! inside a finished task (a chain of finished tasks, each holding its
+//! parent's waker, would be freed recursively); if the completer is still
+//! waking, the handle sets LEFT instead and the completer empties it.
 //!
 //! ## `block_on`
 //!
@@ -394,8 +399,11 @@ where
 
 /// REGISTERED: the slot holds the awaiting waker; only reads of it now.
 const REGISTERED: usize = 1;
-/// DONE: the latch is set; the handle never writes the slot again.
+/// DONE: the latch is set; the handle never registers again.
 const DONE: usize = 2;
+/// LEFT: the handle is done with the slot while the completer reads it:
+/// the completer empties it.
+const LEFT: usize = 4;
 
 /// The waker of whoever awaits a `JoinHandle`, and the handshake with the
 /// task that completes.
@@ -455,11 +463,58 @@ impl JoinWaker {
     pub(crate) fn complete(&self) {
         // AcqRel. Release: the latch's set happens-before the handle's
         // Acquire of DONE. Acquire: a registered waker is visible.
-        if self.state.fetch_or(DONE, Ordering::AcqRel) & REGISTERED != 0 {
-            // SAFETY: REGISTERED and now DONE: the handle never writes the
-            // slot again; it is dropped with the allocation.
-            self.waker
-                .with(|w| unsafe { (*w).as_ref() }.map(Waker::wake_by_ref));
+        if self.state.fetch_or(DONE, Ordering::AcqRel) & REGISTERED == 0 {
+            return;
+        }
+        // SAFETY: REGISTERED and DONE: the handle only reads the slot.
+        self.waker
+            .with(|w| unsafe { (*w).as_ref() }.map(Waker::wake_by_ref));
+        // AcqRel. Release: our reads of the slot happen-before the
+        // handle's emptying of it (its Acquire). Acquire: if LEFT, the
+        // handle's reads of it (its Release CAS) happen-before ours.
+        if self.state.fetch_and(!REGISTERED, Ordering::AcqRel) & LEFT != 0 {
+            // SAFETY: the handle left: the slot is ours alone.
+            drop(self.waker.with_mut(|w| unsafe { (*w).take() }));
+        }
+    }
+
+    /// The handle's side, once it is done with the slot (its output taken,
+    /// or the handle dropped): empties it now, or leaves that to the
+    /// completer if it is reading it. Idempotent.
+    pub(crate) fn leave(&self) {
+        // Acquire: REGISTERED cleared by the completer: its reads of the
+        // slot (its Release fetch_and) happen-before our emptying of it.
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & LEFT != 0 {
+                // Left before (a `Ready` poll, then the drop): the
+                // completer empties the slot.
+                return;
+            }
+            if state & REGISTERED == 0 {
+                // SAFETY: not REGISTERED: the completer does not read the
+                // slot (any more), and nobody else writes it.
+                drop(self.waker.with_mut(|w| unsafe { (*w).take() }));
+                return;
+            }
+            let completing = state & DONE != 0;
+            let new = if completing {
+                state | LEFT
+            } else {
+                state & !REGISTERED
+            };
+            // Release: with LEFT, our reads of the slot happen-before the
+            // completer's emptying of it. (Without DONE, clearing
+            // REGISTERED makes the completer skip the slot: nothing to
+            // order.) Failure Acquire: as the load.
+            match self
+                .state
+                .compare_exchange(state, new, Ordering::Release, Ordering::Acquire)
+            {
+                Ok(_) if completing => return,
+                Ok(_) => state = new,
+                Err(actual) => state = actual,
+            }
         }
     }
 }

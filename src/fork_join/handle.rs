@@ -274,6 +274,7 @@ impl<T> JoinHandle<T> {
             scheduler::wait_for(None, &h.done.latch, &|| true);
         }
         let result = h.done.take();
+        h.joiner.leave();
         // SAFETY: we give up the handle's count and do not touch `h` again.
         unsafe { Header::release(header) };
         result
@@ -299,7 +300,11 @@ impl<T> Future for JoinHandle<T> {
         // Done already, or done before our waker was in place: the latch is
         // set either way (the completer sets it before it reads the waker).
         if h.done.latch.probe() || h.joiner.register(cx.waker()) {
-            Poll::Ready(h.done.take())
+            let output = h.done.take();
+            // Done with the waker slot: the awaiting task's waker must not
+            // live on in this finished task.
+            h.joiner.leave();
+            Poll::Ready(output)
         } else {
             Poll::Pending
         }
@@ -308,6 +313,8 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        // SAFETY: the handle holds a count.
+        unsafe { self.header.as_ref() }.joiner.leave();
         // SAFETY: the handle's count, given up once.
         unsafe { Header::release(self.header) };
     }
