@@ -258,8 +258,8 @@ MUTATIONS = [
         "joinwaker-complete-release",
         "ordering: the completer sets DONE with Release, not AcqRel, so it may read the waker slot before the handle's write of it",
         "src/fork_join/future.rs",
-        "if self.state.fetch_or(DONE, Ordering::AcqRel) & REGISTERED != 0 {",
-        "if self.state.fetch_or(DONE, Ordering::Release) & REGISTERED != 0 {",
+        "if self.state.fetch_or(DONE, Ordering::AcqRel) & REGISTERED == 0 {",
+        "if self.state.fetch_or(DONE, Ordering::Release) & REGISTERED == 0 {",
         [("loom", "future::the_handles_waker_replaced_between_polls")],
     ),
     (
