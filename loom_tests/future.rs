@@ -600,3 +600,53 @@ fn the_handles_waker_replaced_between_polls() {
     });
     outcomes.assert_all_reached("the_handles_waker_replaced_between_polls", iterations);
 }
+
+/// Guards against a lost wake in `block_on` (a wake during the poll, or
+/// while the caller sleeps on its latch, that does not lead to a poll
+/// seeing the waker's writes) and a latch set twice in one round. The
+/// future is ready once it sees step 2; the waking thread sets step 1,
+/// wakes, sets step 2, wakes (Relaxed steps: only the wakes order them).
+/// Kills: `block-on-wake-acquire`.
+#[test]
+fn block_on_is_woken_during_the_poll_or_asleep() {
+    let outcomes = Outcomes::new(&["the caller slept on its latch", "it never slept"]);
+    let o = outcomes.clone();
+    let iterations = model(move || {
+        let shared = Shared::new();
+        let step = Arc::new(AtomicUsize::new(0));
+        let (s, st) = (shared.clone(), step.clone());
+        let blocker = thread::spawn(move || {
+            let future = std::future::poll_fn(move |cx| {
+                if !s.has_waker.load(Ordering::Relaxed) {
+                    s.waker
+                        .with_mut(|w| unsafe { *w = Some(cx.waker().clone()) });
+                    s.has_waker.store(true, Ordering::Release);
+                }
+                s.polls.fetch_add(1, Ordering::Relaxed);
+                if st.load(Ordering::Relaxed) == 2 {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            });
+            zap_pool::block_on(future);
+        });
+        let (s, st) = (shared.clone(), step.clone());
+        let waking = thread::spawn(move || {
+            let waker = s.waker();
+            st.store(1, Ordering::Relaxed);
+            waker.wake_by_ref();
+            st.store(2, Ordering::Relaxed);
+            waker.wake();
+        });
+        waking.join().unwrap();
+        blocker.join().unwrap();
+        assert!(shared.polls() >= 1);
+        o.hit(if zap_pool::model::blocked_waits() > 0 {
+            "the caller slept on its latch"
+        } else {
+            "it never slept"
+        });
+    });
+    outcomes.assert_all_reached("block_on_is_woken_during_the_poll_or_asleep", iterations);
+}

@@ -279,6 +279,22 @@ MUTATIONS = [
         [("loom", "future::the_handles_waker_replaced_between_polls")],
     ),
     (
+        "block-on-wake-acquire",
+        "ordering: block_on's waker swaps NOTIFIED in with Acquire, not AcqRel, so the next poll need not see the waker's writes (a lost wake)",
+        "src/fork_join/future.rs",
+        "if self.state.swap(SIGNAL_NOTIFIED, Ordering::AcqRel) == SIGNAL_WAITING {",
+        "if self.state.swap(SIGNAL_NOTIFIED, Ordering::Acquire) == SIGNAL_WAITING {",
+        [("loom", "future::block_on_is_woken_during_the_poll_or_asleep")],
+    ),
+    (
+        "block-on-next-poll-relaxed",
+        "ordering: block_on swaps IDLE back in with Relaxed before the next poll, so that poll need not see the wakes' writes (a lost wake)",
+        "src/fork_join/future.rs",
+        "self.state.swap(SIGNAL_IDLE, Ordering::Acquire);",
+        "self.state.swap(SIGNAL_IDLE, Ordering::Relaxed);",
+        [("loom", "future::block_on_is_woken_during_the_poll_or_asleep")],
+    ),
+    (
         "handle-release-no-acquire",
         "ordering: a handle allocation's count is given back with Release, not AcqRel, so the side that frees it need not see the other side's writes (the output's)",
         "src/fork_join/handle.rs",

@@ -90,5 +90,8 @@ fn one_allocation_per_future_none_per_poll_or_wake() {
     assert_eq!(sum, 7 * N as u32);
     let allocs = ALLOCS.load(Ordering::SeqCst);
     println!("{N} futures, 10 wakes each: {allocs} allocations");
-    assert_eq!(allocs, N, "one allocation per future, none per poll or wake");
+    assert_eq!(
+        allocs, N,
+        "one allocation per future, none per poll or wake"
+    );
 }
