@@ -138,12 +138,14 @@ mod thread_pool;
 
 pub use crate::builder::{Builder, MIN_STACK_SIZE};
 pub use crate::error::{BuildError, ScheduleError, SpawnError};
-pub use crate::fork_join::{JoinHandle, Scope, block_on};
-pub use crate::global::{
-    current_num_threads, current_thread_index, join, scope, spawn, spawn_future,
-};
+pub use crate::fork_join::{JoinHandle, Scope};
+pub use crate::global::{current_num_threads, current_thread_index, join, scope, spawn};
 pub use crate::scheduler::{MAX_THREADS, WorkerThread};
 pub use crate::thread_pool::{Metrics, ThreadPool};
+
+// Futures on the pool.
+pub use crate::fork_join::block_on;
+pub use crate::global::spawn_future;
 
 /// Hooks for the loom and shuttle test suites. Absent from normal builds.
 #[cfg(any(loom, shuttle))]

@@ -13,13 +13,16 @@
 //! This layer imports the scheduler and the structures; nothing below it
 //! imports this layer.
 
-pub(crate) mod future;
 mod handle;
 pub(crate) mod job;
 pub(crate) mod join;
 mod scope;
 
-pub use future::block_on;
 pub use handle::JoinHandle;
 pub(crate) use job::HeapTask;
 pub use scope::Scope;
+
+// Futures on the pool (`future.rs`).
+pub(crate) mod future;
+
+pub use future::block_on;
