@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Workloads: quicksort, spawn_many, chained_spawn, fanout, ping_pong, idle,
-//! memory (default: all). Each round runs every contender of a workload once,
+//! memory, future_spawn, future_chain, future_ping_pong (default: all). Each round runs every contender of a workload once,
 //! in turn (A B C A B C ...), so that a slow patch of a noisy machine hits
 //! them all alike. Per workload and thread count it prints the median and
 //! minimum over the rounds and the ratio to the best peer (another library's
@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use zap_pool::ThreadPool;
 
+#[path = "pools/futures.rs"]
+mod futures;
 #[path = "pools/report.rs"]
 mod report;
 #[path = "pools/sort.rs"]
@@ -62,6 +64,7 @@ pub mod names {
     pub const ZAP_SCOPE: &str = "zap scope";
     pub const ZAP_JOIN: &str = "zap join";
     pub const ZAP_BATCH: &str = "zap raw batch";
+    pub const ZAP_FUTURE: &str = "zap spawn_future";
     pub const RAYON_JOIN: &str = "rayon join";
     pub const RAYON_SCOPE: &str = "rayon scope";
     pub const RAYON_SPAWN: &str = "rayon spawn";
@@ -179,9 +182,12 @@ enum Workload {
     PingPong,
     Idle,
     Memory,
+    FutureSpawn,
+    FutureChain,
+    FuturePingPong,
 }
 
-const WORKLOADS: [Workload; 7] = [
+const WORKLOADS: [Workload; 10] = [
     Workload::Quicksort,
     Workload::SpawnMany,
     Workload::ChainedSpawn,
@@ -189,6 +195,9 @@ const WORKLOADS: [Workload; 7] = [
     Workload::PingPong,
     Workload::Idle,
     Workload::Memory,
+    Workload::FutureSpawn,
+    Workload::FutureChain,
+    Workload::FuturePingPong,
 ];
 
 impl Workload {
@@ -201,6 +210,9 @@ impl Workload {
             Workload::PingPong => "ping_pong",
             Workload::Idle => "idle",
             Workload::Memory => "memory",
+            Workload::FutureSpawn => "future_spawn",
+            Workload::FutureChain => "future_chain",
+            Workload::FuturePingPong => "future_ping_pong",
         }
     }
 
@@ -226,7 +238,9 @@ usage: cargo bench -p zap-pool-bench --bench pools -- [options]
 
   --threads N[,N...]     thread counts to sweep (default: available parallelism)
   --workload W[,W...]    quicksort, spawn_many, chained_spawn, fanout,
-                         ping_pong, idle, memory (default: all; may repeat)
+                         ping_pong, idle, memory, future_spawn,
+                         future_chain, future_ping_pong (default: all;
+                         may repeat)
   --rounds N             rounds per workload (default 5; memory runs once)
   --quick                small sizes, for a smoke test; writes nothing
                          unless --out is given
@@ -329,6 +343,9 @@ pub struct Sizes {
     ping_gap: Duration,
     idle_window: Duration,
     idle_burst: usize,
+    future_spawn: usize,
+    future_chain: usize,
+    future_hops: usize,
 }
 
 impl Sizes {
@@ -342,6 +359,9 @@ impl Sizes {
             ping_gap: Duration::from_micros(250),
             idle_window: Duration::from_secs(1),
             idle_burst: 100_000,
+            future_spawn: 1_000_000,
+            future_chain: 100_000,
+            future_hops: 20_000,
         }
     }
 
@@ -355,6 +375,9 @@ impl Sizes {
             ping_gap: Duration::from_micros(250),
             idle_window: Duration::from_millis(200),
             idle_burst: 10_000,
+            future_spawn: 20_000,
+            future_chain: 2_000,
+            future_hops: 1_000,
         }
     }
 
@@ -699,6 +722,46 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
             ];
             s.baseline = Some(names::SEQUENTIAL);
         }
+        Workload::FutureSpawn => {
+            s.title = format!(
+                "future_spawn: {} trivial futures",
+                group(sizes.future_spawn as u64)
+            );
+            s.about = format!(
+                "{} empty `async {{}}` blocks spawned one at a time from a thread outside \
+                 the pool, then their handles awaited in order from that thread: \
+                 `ThreadPool::spawn_future` and `zap_pool::block_on` against \
+                 `Runtime::spawn` and `Runtime::block_on`. allocs/task: heap allocations \
+                 per future in a separate counted run (the handles' `Vec` included).",
+                group(sizes.future_spawn as u64)
+            );
+            s.metrics = vec![time("time")];
+            s.item = Some(("future", sizes.future_spawn as u64));
+        }
+        Workload::FutureChain => {
+            s.title = format!("future_chain: {} deep", group(sizes.future_chain as u64));
+            s.about = format!(
+                "A chain of {} futures: each spawns the next on the current pool \
+                 (`zap_pool::spawn_future` / `tokio::spawn`) and awaits its handle; the \
+                 last returns at once and the outputs climb back up. Each link is a \
+                 boxed future (the recursion needs it), in both forms.",
+                group(sizes.future_chain as u64)
+            );
+            s.metrics = vec![time("time")];
+            s.item = Some(("future", sizes.future_chain as u64));
+        }
+        Workload::FuturePingPong => {
+            s.title = "future_ping_pong: wake latency between two futures".into();
+            s.about = format!(
+                "Two futures pass a ball {} times: the holder stamps the time, passes \
+                 the ball (an atomic counter) and wakes its partner's registered \
+                 waker; latency is from the stamp until the partner's poll sees the \
+                 ball. The table gives the median over the rounds of each round's \
+                 median and 99th percentile.",
+                group(sizes.future_hops as u64)
+            );
+            s.metrics = vec![time("p50"), time("p99")];
+        }
     }
     s
 }
@@ -860,6 +923,41 @@ fn contenders<'a>(
                 })
                 .collect()
         }
+        Workload::FutureSpawn => {
+            let n = sizes.future_spawn;
+            vec![
+                Contender::new(names::ZAP_FUTURE, Lib::Zap, move || {
+                    time(futures::spawn_zap(pools.zap(), n))
+                }),
+                Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
+                    time(futures::spawn_tokio(pools.tokio(), n))
+                }),
+            ]
+        }
+        Workload::FutureChain => {
+            let n = sizes.future_chain;
+            vec![
+                Contender::new(names::ZAP_FUTURE, Lib::Zap, move || {
+                    time(futures::chain_zap(pools.zap(), n))
+                }),
+                Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
+                    time(futures::chain_tokio(pools.tokio(), n))
+                }),
+            ]
+        }
+        Workload::FuturePingPong => {
+            let hops = sizes.future_hops;
+            let sample =
+                |r: futures::PingPong| Sample::new(&[r.p50.as_secs_f64(), r.p99.as_secs_f64()]);
+            vec![
+                Contender::new(names::ZAP_FUTURE, Lib::Zap, move || {
+                    sample(futures::ping_pong_zap(pools.zap(), hops))
+                }),
+                Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
+                    sample(futures::ping_pong_tokio(pools.tokio(), hops))
+                }),
+            ]
+        }
     }
 }
 
@@ -873,7 +971,11 @@ impl Workload {
     fn counts_allocations(self) -> bool {
         matches!(
             self,
-            Workload::SpawnMany | Workload::ChainedSpawn | Workload::Fanout
+            Workload::SpawnMany
+                | Workload::ChainedSpawn
+                | Workload::Fanout
+                | Workload::FutureSpawn
+                | Workload::FutureChain
         )
     }
 
@@ -893,6 +995,9 @@ impl Workload {
     fn libs(self) -> &'static [Lib] {
         match self {
             Workload::Memory => &[],
+            Workload::FutureSpawn | Workload::FutureChain | Workload::FuturePingPong => {
+                &[Lib::Zap, Lib::Tokio]
+            }
             _ => &[Lib::Zap, Lib::Rayon, Lib::Tokio],
         }
     }

@@ -48,6 +48,7 @@ TOP_ITEMS = {
     "ThreadPool", "Builder", "BuildError", "SpawnError", "ScheduleError",
     "JoinHandle", "Scope", "join", "WorkerThread", "MAX_THREADS", "MIN_STACK_SIZE",
     "scope", "spawn", "current_thread_index", "current_num_threads",
+    "spawn_future", "block_on",
 }
 
 CRATE_PATH = re.compile(r"\bcrate::(\w+)")

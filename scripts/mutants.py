@@ -202,6 +202,135 @@ MUTATIONS = [
         "            .fetch_add(0, Ordering::Relaxed)\n            < 2",
         [("loom", "fork_join::handle_task_runs_once_claimed_or_waited")],
     ),
+    # --- future tasks (loom: the state machine with a one-slot queue) ---
+    (
+        "future-notify-acquire",
+        "ordering: a wake's fetch_or(NOTIFIED) is Acquire, not AcqRel, so the poll it causes need not see the waker's writes (a lost wake)",
+        "src/fork_join/future.rs",
+        "self.state.fetch_or(NOTIFIED, Ordering::AcqRel) == IDLE",
+        "self.state.fetch_or(NOTIFIED, Ordering::Acquire) == IDLE",
+        [("loom", "future::a_wake_racing_a_poll_is_never_lost")],
+    ),
+    (
+        "future-notify-release",
+        "ordering: a wake's fetch_or(NOTIFIED) is Release, not AcqRel, so a wake that schedules the task writes its link without acquiring the last poll",
+        "src/fork_join/future.rs",
+        "self.state.fetch_or(NOTIFIED, Ordering::AcqRel) == IDLE",
+        "self.state.fetch_or(NOTIFIED, Ordering::Release) == IDLE",
+        [("loom", "future::a_wake_racing_a_poll_is_never_lost")],
+    ),
+    (
+        "future-run-swap-relaxed",
+        "ordering: the poll starts with a Relaxed swap to RUNNING, so it need not see the writes of the wakes that asked for it",
+        "src/fork_join/future.rs",
+        "let was = me.state.swap(RUNNING, Ordering::Acquire);",
+        "let was = me.state.swap(RUNNING, Ordering::Relaxed);",
+        [("loom", "future::a_wake_racing_a_poll_is_never_lost")],
+    ),
+    (
+        "future-notified-cas-failure-relaxed",
+        "ordering: the end of a poll that finds NOTIFIED reads it Relaxed, so the poll again need not see the writes of the wakes that came during the poll",
+        "src/fork_join/future.rs",
+        ".compare_exchange(RUNNING, IDLE, Ordering::Release, Ordering::Acquire)",
+        ".compare_exchange(RUNNING, IDLE, Ordering::Release, Ordering::Relaxed)",
+        [("loom", "future::a_wake_racing_a_poll_is_never_lost")],
+    ),
+    (
+        "future-idle-cas-relaxed",
+        "ordering: a poll ends with a Relaxed CAS to IDLE, so the next poll, on another thread, need not see this one's writes",
+        "src/fork_join/future.rs",
+        ".compare_exchange(RUNNING, IDLE, Ordering::Release, Ordering::Acquire)",
+        ".compare_exchange(RUNNING, IDLE, Ordering::Relaxed, Ordering::Acquire)",
+        [("loom", "future::a_refused_wake_polls_on_the_waking_thread")],
+    ),
+    (
+        "future-notified-repoll-removed",
+        "lost wake: a poll ends in IDLE whatever came during it; a wake during the poll is dropped instead of polling again",
+        "src/fork_join/future.rs",
+        "            match me\n"
+        "                .state\n"
+        "                .compare_exchange(RUNNING, IDLE, Ordering::Release, Ordering::Acquire)\n"
+        "            {\n",
+        "            match Ok::<usize, usize>(me.state.swap(IDLE, Ordering::Release)) {\n",
+        [("loom", "future::a_wake_racing_a_poll_is_never_lost")],
+    ),
+    (
+        "joinwaker-register-relaxed",
+        "ordering: the handle sets REGISTERED with Acquire, not AcqRel, so the completer may read the waker slot before the handle's write of it",
+        "src/fork_join/future.rs",
+        "self.state.fetch_or(REGISTERED, Ordering::AcqRel) & DONE != 0",
+        "self.state.fetch_or(REGISTERED, Ordering::Acquire) & DONE != 0",
+        [("loom", "future::the_handles_waker_replaced_between_polls")],
+    ),
+    (
+        "joinwaker-complete-release",
+        "ordering: the completer sets DONE with Release, not AcqRel, so it may read the waker slot before the handle's write of it",
+        "src/fork_join/future.rs",
+        "if self.state.fetch_or(DONE, Ordering::AcqRel) & REGISTERED == 0 {",
+        "if self.state.fetch_or(DONE, Ordering::Release) & REGISTERED == 0 {",
+        [("loom", "future::the_handles_waker_replaced_between_polls")],
+    ),
+    (
+        "joinwaker-load-relaxed",
+        "ordering: the handle's first look at DONE is Relaxed, so it may take the output before the latch's set is visible",
+        "src/fork_join/future.rs",
+        "let state = self.state.load(Ordering::Acquire);\n        if state & DONE != 0 {",
+        "let state = self.state.load(Ordering::Relaxed);\n        if state & DONE != 0 {",
+        [("loom", "future::the_handles_waker_replaced_between_polls")],
+    ),
+    (
+        "joinwaker-leave-relaxed",
+        "ordering: a handle that leaves while the completer wakes sets LEFT with Relaxed, so the completer may empty the slot while the handle's read of it races",
+        "src/fork_join/future.rs",
+        ".compare_exchange(state, new, Ordering::Release, Ordering::Acquire)",
+        ".compare_exchange(state, new, Ordering::Relaxed, Ordering::Acquire)",
+        [("loom", "future::the_handles_waker_replaced_between_polls")],
+    ),
+    (
+        "block-on-wake-acquire",
+        "ordering: block_on's waker swaps NOTIFIED in with Acquire, not AcqRel, so the next poll need not see the waker's writes (a lost wake)",
+        "src/fork_join/future.rs",
+        "if self.state.swap(SIGNAL_NOTIFIED, Ordering::AcqRel) == SIGNAL_WAITING {",
+        "if self.state.swap(SIGNAL_NOTIFIED, Ordering::Acquire) == SIGNAL_WAITING {",
+        [("loom", "future::block_on_is_woken_during_the_poll_or_asleep")],
+    ),
+    (
+        "block-on-next-poll-relaxed",
+        "ordering: block_on swaps IDLE back in with Relaxed before the next poll, so that poll need not see the wakes' writes (a lost wake)",
+        "src/fork_join/future.rs",
+        "self.state.swap(SIGNAL_IDLE, Ordering::Acquire);",
+        "self.state.swap(SIGNAL_IDLE, Ordering::Relaxed);",
+        [("loom", "future::block_on_is_woken_during_the_poll_or_asleep")],
+    ),
+    (
+        "handle-release-no-acquire",
+        "ordering: a handle allocation's count is given back with Release, not AcqRel, so the side that frees it need not see the other side's writes (the output's)",
+        "src/fork_join/handle.rs",
+        "refs.fetch_sub(1, Ordering::AcqRel) == 1",
+        "refs.fetch_sub(1, Ordering::Release) == 1",
+        [("loom", "future::the_handle_dropped_while_the_task_runs")],
+    ),
+    # --- future tasks on whole pools (shuttle) ---
+    (
+        "future-pool-hold-removed",
+        "use after free: a future task does not keep its pool allocated, so a wake after the pool's drop schedules into freed memory",
+        "src/fork_join/future.rs",
+        "        pool.keep();\n        Self(NonNull::from(pool))\n",
+        "        Self(NonNull::from(pool))\n",
+        [("shuttle", "future::a_wake_after_the_pool_is_dropped")],
+    ),
+    (
+        "future-refused-wake-dropped",
+        "lost task: a wake that the shut-down pool refuses is dropped instead of polled on the waking thread, so the handle waits for ever",
+        "src/fork_join/future.rs",
+        "            if !me.home.schedule(this.cast()) {\n"
+        "                // Refused: the pool shut down. Poll it here, now.\n"
+        "                // SAFETY: we hold the token and its count.\n"
+        "                unsafe { Self::run(this.cast()) };\n"
+        "            }\n",
+        "            let _ = me.home.schedule(this.cast());\n",
+        [("shuttle", "future::shutdown_while_futures_are_pending")],
+    ),
     # --- bell and latch (loom) ---
     (
         "bell-prepare-fence-removed",

@@ -16,6 +16,7 @@ mod broadcast;
 mod common;
 mod event;
 mod fork_join;
+mod future;
 mod liveness;
 mod par;
 mod pool;

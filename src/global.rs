@@ -25,9 +25,10 @@
 //! (`model::end_global`).
 
 use crate::error::{BuildError, SpawnError};
-use crate::fork_join::{self, HeapTask, Scope};
+use crate::fork_join::{self, HeapTask, JoinHandle, Scope};
 use crate::scheduler::{self, Config, Pool};
 use crate::thread_pool::ThreadPool;
+use core::future::Future;
 
 /// The global pool.
 #[cfg(not(any(loom, shuttle)))]
@@ -177,6 +178,29 @@ where
     F: FnOnce() + Send + 'static,
 {
     HeapTask::spawn(current_pool(), f).map_err(SpawnError::new)
+}
+
+/// Spawns `future` on the current pool: the pool of the worker thread
+/// that calls it (inside a task, or a future on the pool), or the global
+/// pool on any other thread. Otherwise as [`ThreadPool::spawn_future`].
+///
+/// # Errors
+///
+/// Hands `future` back if the pool was shut down and the caller is not one
+/// of its workers (the global pool is never shut down).
+///
+/// ```
+/// # zap_pool::__skip_doctest_under_models();
+/// let handle = zap_pool::spawn_future(async { zap_pool::current_thread_index() }).unwrap();
+/// // It was polled on a worker of the global pool.
+/// assert!(zap_pool::block_on(handle).unwrap().is_some());
+/// ```
+pub fn spawn_future<F>(future: F) -> Result<JoinHandle<F::Output>, SpawnError<F>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fork_join::future::spawn(current_pool(), future).map_err(SpawnError::new)
 }
 
 /// The index of the calling thread within its pool, if it is a worker

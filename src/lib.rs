@@ -45,6 +45,13 @@
 //!   on a futex (and runs the work itself if the pool cannot start a
 //!   thread).
 //!
+//! Futures run on the same scheduler: [`ThreadPool::spawn_future`] (and
+//! [`spawn_future`] on the current pool) polls a future as a task of the
+//! pool, one heap allocation per future and none per poll or wake; every
+//! [`JoinHandle`] is a `Future` that any executor can await; and
+//! [`block_on`] runs a future on the calling thread, helping the pool
+//! meanwhile when that thread is one of its workers.
+//!
 //! On top of `join`, [`par`] has parallel loops over ranges and slices
 //! (`for_each`, `map`, `map_reduce`, ...), split adaptively among the
 //! threads: no heap allocation per element.
@@ -114,7 +121,7 @@
 //! | layer | files | what |
 //! |---|---|---|
 //! | public face | `thread_pool.rs`, `builder.rs`, `error.rs`, `global.rs`, `par.rs` | [`ThreadPool`], [`Builder`], the errors; the global pool and the free functions; [`par`], parallel loops over ranges and slices |
-//! | `fork_join/` | `job.rs`, `join.rs`, `scope.rs`, `handle.rs` | join and install, [`Scope`], [`JoinHandle`] and the jobs under them |
+//! | `fork_join/` | `job.rs`, `join.rs`, `scope.rs`, `handle.rs`, `future.rs` | join and install, [`Scope`], [`JoinHandle`], future tasks and [`block_on`], and the jobs under them |
 //! | `scheduler/` | `sync_word.rs`, `wake.rs`, `lifecycle.rs`, `registry.rs`, `spawn.rs`, `worker.rs` | the Zap pool: the wake protocol, workers, search, shutdown |
 //! | `structures/` | `event.rs`, `latch.rs`, `queue.rs`, `buffer.rs`, `join_deque.rs` | the lock-free structures |
 //! | base | `raw.rs`, `sync/` | [`raw::Task`] and [`raw::Batch`]; the facade that loom and shuttle replace |
@@ -140,6 +147,10 @@ pub use crate::fork_join::{BroadcastContext, JoinHandle, Scope};
 pub use crate::global::{broadcast, current_num_threads, current_thread_index, join, scope, spawn};
 pub use crate::scheduler::{MAX_THREADS, WorkerThread};
 pub use crate::thread_pool::{Metrics, ThreadPool};
+
+// Futures on the pool.
+pub use crate::fork_join::block_on;
+pub use crate::global::spawn_future;
 
 /// Hooks for the loom and shuttle test suites. Absent from normal builds.
 #[cfg(any(loom, shuttle))]

@@ -63,3 +63,17 @@ pub fn end_global() {
     global.shutdown();
     global.join_workers();
 }
+
+pub use crate::fork_join::future::Home;
+
+/// Spawns `future` as a future task whose wakes go to `home` (a test's own
+/// queue) instead of a pool: the state machine of `fork_join/future.rs`
+/// alone. Hands the future back if `home` refuses it.
+pub fn spawn_future_with<F, H>(home: H, future: F) -> Result<crate::JoinHandle<F::Output>, F>
+where
+    F: core::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+    H: Home,
+{
+    crate::fork_join::future::FutureTask::spawn(home, future)
+}

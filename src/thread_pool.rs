@@ -496,6 +496,54 @@ impl ThreadPool {
         JoinHandle::spawn(self.core(), f).map_err(SpawnError::new)
     }
 
+    /// Runs `future` on the pool: its polls are tasks of this pool, and
+    /// its [`JoinHandle`] (itself a `Future`, or [`join`](JoinHandle::join)
+    /// to block) gives its output. Allocates once (task, future and output
+    /// slot together); a poll or a wake allocates nothing.
+    ///
+    /// * **Wakes** may come from any thread, of this pool, of another pool
+    ///   or of none: the task is always scheduled into this pool (from
+    ///   one of its workers, onto that worker's own queue). A wake while
+    ///   the future is being polled makes the pool poll it again after
+    ///   that poll; several wakes before a poll make one poll.
+    /// * **A panicking poll** is caught: the future is dropped, and the
+    ///   handle returns `Err` with the payload (the pool's panic handler
+    ///   does not see it). So does a panic while dropping a completed
+    ///   future.
+    /// * **Dropping the handle** detaches the task: it keeps running when
+    ///   woken, and its output is dropped. There is no cancellation; a
+    ///   future that no waker can reach any more (every waker dropped while
+    ///   it waits) is dropped once its handle is gone too.
+    /// * **After [`shutdown`](ThreadPool::shutdown)** the futures already
+    ///   accepted still run, like every accepted task: a wake from outside
+    ///   the pool, which then refuses it, polls the future right there, on
+    ///   the waking thread, inside `wake`. So a future is never lost, and
+    ///   its handle never waits for a pool that is gone; but after shutdown
+    ///   do not wake a pool's futures while holding a lock that they take.
+    ///   A task's pool stays allocated (a few hundred bytes, no threads)
+    ///   until the task is gone, so a late wake never touches freed memory.
+    ///
+    /// Fails, handing `future` back, if the pool was shut down and the
+    /// caller is not one of its workers, as [`spawn`](ThreadPool::spawn)
+    /// does.
+    ///
+    /// ```
+    /// # zap_pool::__skip_doctest_under_models();
+    /// let pool = zap_pool::ThreadPool::with_max_threads(2);
+    /// let a = pool.spawn_future(async { 20 }).unwrap();
+    /// let b = pool.spawn_future(async move { a.await.unwrap() + 22 }).unwrap();
+    /// assert_eq!(b.join().unwrap(), 42);
+    /// let bad = pool.spawn_future(async { panic!("boom") }).unwrap();
+    /// assert!(zap_pool::block_on(bad).is_err());
+    /// ```
+    pub fn spawn_future<F>(&self, future: F) -> Result<JoinHandle<F::Output>, SpawnError<F>>
+    where
+        F: core::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        fork_join::future::spawn(self.core(), future).map_err(SpawnError::new)
+    }
+
     /// Stops accepting tasks from outside the pool and lets the workers exit
     /// once every accepted task has run. Returns at once; idempotent.
     ///

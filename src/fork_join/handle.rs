@@ -18,31 +18,47 @@
 //! risking a deadlock, and without naming the task's pool, which may be gone
 //! by then (`docs/fork_join.md`, "waiting").
 //!
-//! Proof: `docs/fork_join.md`; model checks: `loom_tests/fork_join.rs`.
+//! The same allocation, with a future in place of the closure, is a
+//! future task (`future.rs`): its header is this one, created claimed, so
+//! `join` always waits. For both kinds, `JoinHandle` is a `Future` too: the
+//! header's `joiner` holds the waker of the task that awaits the handle,
+//! which the completer wakes after it set the latch.
+//!
+//! Proof: `docs/fork_join.md`, `docs/future.md`; model checks:
+//! `loom_tests/fork_join.rs`, `loom_tests/future.rs`.
 
+use super::future::JoinWaker;
 use super::job::{self, Completion, Outcome};
 use crate::raw::Task;
 use crate::scheduler::{self, Pool};
 use crate::sync::UnsafeCell;
 use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::fmt;
+use core::future::Future;
 use core::marker::PhantomData;
+use core::pin::Pin;
 use core::ptr::NonNull;
+use core::task::{Context, Poll};
 
 /// The part of a handle task that does not depend on the closure's type.
 #[repr(C)]
-struct Header<T> {
+pub(super) struct Header<T> {
     /// First field: a `*mut Task` of this allocation is a `*mut Header`.
-    task: Task,
-    /// 0 until someone claims the closure, then 1.
-    claimed: AtomicU32,
-    refs: AtomicUsize,
+    pub(super) task: Task,
+    /// 0 until someone claims the closure, then 1 (a future task: 1 from
+    /// the start).
+    pub(super) claimed: AtomicU32,
+    /// The counts that keep the allocation: the handle's and the pool
+    /// side's (a future task: also one per waker, `future.rs`).
+    pub(super) refs: AtomicUsize,
     /// The closure's outcome and the latch that announces it.
-    done: Completion<T>,
+    pub(super) done: Completion<T>,
+    /// The waker of whoever awaits the handle (`future.rs`).
+    pub(super) joiner: JoinWaker,
     /// Runs the closure and stores its result (the claimer only).
-    execute: unsafe fn(NonNull<Header<T>>),
+    pub(super) execute: unsafe fn(NonNull<Header<T>>),
     /// Frees the whole allocation.
-    free: unsafe fn(NonNull<Header<T>>),
+    pub(super) free: unsafe fn(NonNull<Header<T>>),
 }
 
 #[repr(C)]
@@ -67,7 +83,10 @@ impl<T> Header<T> {
     ///
     /// # Safety
     /// `this` is alive and the caller holds a count, which it gives up.
-    unsafe fn release(this: NonNull<Self>) {
+    pub(super) unsafe fn release(this: NonNull<Self>) {
+        // The model builds check that a future task is still allocated
+        // (`sync::ghost`; other handles are not tracked).
+        crate::sync::ghost::assert_live(this.as_ptr().cast(), "a handle's count");
         // AcqRel: Release so this side's accesses happen-before the free;
         // Acquire, for the last one, so the other side's accesses do too.
         // SAFETY: alive while we hold a count.
@@ -106,6 +125,8 @@ where
         // own, so the memory outlives `set` whatever it does); the claim
         // makes this the only run.
         unsafe { Completion::run(&raw const (*header.as_ptr()).done, f) };
+        // SAFETY: alive (a count is held); the latch is set.
+        unsafe { header.as_ref() }.joiner.complete();
     }
 
     /// # Safety
@@ -117,18 +138,30 @@ where
 }
 
 /// An owned permission to wait for a spawned task and take its result.
-/// Made by [`ThreadPool::spawn_with_handle`](crate::ThreadPool::spawn_with_handle).
+/// Made by [`ThreadPool::spawn_with_handle`](crate::ThreadPool::spawn_with_handle)
+/// (a closure) and [`ThreadPool::spawn_future`](crate::ThreadPool::spawn_future)
+/// (a future).
 ///
 /// Dropping the handle detaches the task: it still runs, and its result is
 /// dropped. Like [`std::thread::JoinHandle`], [`join`](JoinHandle::join)
 /// returns `Err` with the payload if the task panicked; such a panic does
 /// not reach the pool's panic handler.
 ///
+/// A `JoinHandle` is also a [`Future`] with the same output as `join`,
+/// for both kinds of task: `.await` it from any executor (tokio,
+/// [`block_on`](crate::block_on), a future on this pool); the task that
+/// completes wakes the last waker the handle was polled with. Take the
+/// result once: polling the handle again after it returned `Ready`, or
+/// calling `join` after that, panics.
+///
 /// ```
 /// # zap_pool::__skip_doctest_under_models();
 /// let pool = zap_pool::ThreadPool::with_max_threads(2);
 /// let handle = pool.spawn_with_handle(|| 6 * 7).unwrap();
 /// assert_eq!(handle.join().unwrap(), 42);
+/// // Awaited instead of joined:
+/// let handle = pool.spawn_with_handle(|| 6 * 7).unwrap();
+/// assert_eq!(zap_pool::block_on(handle).unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
     header: NonNull<Header<T>>,
@@ -163,6 +196,7 @@ impl<T> JoinHandle<T> {
                 claimed: AtomicU32::new(0),
                 refs: AtomicUsize::new(2),
                 done: Completion::new(),
+                joiner: JoinWaker::new(),
                 execute: HandleTask::<F, T>::execute,
                 free: HandleTask::<F, T>::free,
             },
@@ -176,6 +210,18 @@ impl<T> JoinHandle<T> {
                 _owns: PhantomData,
             }),
             Err(refused) => Err(refused.f.into_inner().expect("not run")),
+        }
+    }
+
+    /// A handle for the allocation at `header`, taking over one count.
+    ///
+    /// # Safety
+    /// `header` heads a live handle allocation, and the caller gives the
+    /// handle's count to the new handle.
+    pub(super) unsafe fn from_header(header: NonNull<Header<T>>) -> Self {
+        Self {
+            header,
+            _owns: PhantomData,
         }
     }
 
@@ -228,14 +274,47 @@ impl<T> JoinHandle<T> {
             scheduler::wait_for(None, &h.done.latch, &|| true);
         }
         let result = h.done.take();
+        h.joiner.leave();
         // SAFETY: we give up the handle's count and do not touch `h` again.
         unsafe { Header::release(header) };
         result
     }
 }
 
+/// Awaits the task: `Ready` with what [`JoinHandle::join`] would return.
+///
+/// ```
+/// # zap_pool::__skip_doctest_under_models();
+/// let pool = zap_pool::ThreadPool::with_max_threads(2);
+/// let a = pool.spawn_with_handle(|| 20).unwrap();
+/// let b = pool.spawn_future(async { 22 }).unwrap();
+/// let sum = zap_pool::block_on(async { a.await.unwrap() + b.await.unwrap() });
+/// assert_eq!(sum, 42);
+/// ```
+impl<T> Future for JoinHandle<T> {
+    type Output = Outcome<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        // SAFETY: the handle holds a count.
+        let h = unsafe { self.header.as_ref() };
+        // Done already, or done before our waker was in place: the latch is
+        // set either way (the completer sets it before it reads the waker).
+        if h.done.latch.probe() || h.joiner.register(cx.waker()) {
+            let output = h.done.take();
+            // Done with the waker slot: the awaiting task's waker must not
+            // live on in this finished task.
+            h.joiner.leave();
+            Poll::Ready(output)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
+        // SAFETY: the handle holds a count.
+        unsafe { self.header.as_ref() }.joiner.leave();
         // SAFETY: the handle's count, given up once.
         unsafe { Header::release(self.header) };
     }

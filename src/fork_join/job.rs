@@ -10,6 +10,7 @@
 //! | [`JoinJob`] | the stack frame of its waiter | `join`, `ThreadPool::join` | runs the closure into a [`Completion`] |
 //! | `ScopeTask` (`scope.rs`) | one heap allocation, freed before the closure runs | `Scope::spawn` | runs the closure, then gives its scope count back |
 //! | `HandleTask` (`handle.rs`) | one reference-counted heap allocation | `spawn_with_handle` | claims and runs the closure into a [`Completion`] |
+//! | `FutureTask` (`future.rs`) | one reference-counted heap allocation | `spawn_future` | polls the future; on `Ready`, its output into a [`Completion`] |
 //!
 //! [`submit`] schedules a job that lives elsewhere (a stack frame);
 //! [`submit_boxed`] boxes a job and schedules it, handing the box back if
@@ -114,6 +115,16 @@ impl<R> Completion<R> {
     /// `this` is alive until the latch is set, and this is its only run.
     pub(crate) unsafe fn run(this: *const Self, f: impl FnOnce() -> R) {
         let outcome = panic::catch_unwind(AssertUnwindSafe(f));
+        // SAFETY: the contract is ours.
+        unsafe { Self::finish(this, outcome) };
+    }
+
+    /// Stores `outcome`, then sets the latch (as `run`, for an outcome
+    /// made elsewhere: a future's last poll).
+    ///
+    /// # Safety
+    /// As `run`.
+    pub(crate) unsafe fn finish(this: *const Self, outcome: Outcome<R>) {
         // SAFETY: the waiter reads `result` only after the latch is set.
         unsafe { (*this).result.with_mut(|r| *r = Some(outcome)) };
         // SAFETY: alive until the latch is set (contract); `set` touches

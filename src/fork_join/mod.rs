@@ -9,6 +9,7 @@
 //! | `scope.rs` | `Scope`: tasks that borrow from the caller | `docs/fork_join.md` |
 //! | `broadcast.rs` | `broadcast`: one closure on each of a pool's threads, results in index order | `docs/broadcast.md` |
 //! | `handle.rs` | `JoinHandle`: a spawned task's result | `docs/fork_join.md` |
+//! | `future.rs` | futures on the pool: the task's state machine, the handle's waker, `block_on` | `docs/future.md` |
 //!
 //! This layer imports the scheduler and the structures; nothing below it
 //! imports this layer.
@@ -24,3 +25,8 @@ pub(crate) use broadcast::broadcast_in;
 pub use handle::JoinHandle;
 pub(crate) use job::HeapTask;
 pub use scope::Scope;
+
+// Futures on the pool (`future.rs`).
+pub(crate) mod future;
+
+pub use future::block_on;

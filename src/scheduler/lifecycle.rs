@@ -25,6 +25,7 @@ use super::Pool;
 use super::worker;
 use crate::structures::bell::Bell;
 use crate::structures::event::Event;
+use crate::sync::atomic::Ordering;
 
 impl Pool {
     /// Stops intake from outside and lets the workers drain and exit.
@@ -79,13 +80,29 @@ impl Pool {
         pool
     }
 
-    /// Frees a pool made by [`Pool::boxed`].
+    /// Keeps the allocation alive until a matching [`Pool::free`]: a
+    /// future task's hold, so that its late wakes may still call
+    /// `schedule` (refused once the pool has shut down).
+    pub(crate) fn keep(&self) {
+        // Relaxed: the caller already holds a count (as `Arc::clone`).
+        self.keep.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gives back one count of [`Pool::keep`] (or the owner's); the last
+    /// one frees a pool made by [`Pool::boxed`].
     ///
     /// # Safety
-    /// Every thread has left the pool and nothing touches it any more
-    /// (`join_workers` returned, or this is the last thread out of an
-    /// abandoned pool), and nobody else frees it.
+    /// The caller holds a count and gives it up. The owner's count is
+    /// given up once every thread has left the pool and nothing but
+    /// future tasks' holds touch it any more (`join_workers` returned, or
+    /// this is the last thread out of an abandoned pool).
     pub(crate) unsafe fn free(this: *const Pool) {
+        // AcqRel: Release, so this holder's uses happen-before the free;
+        // Acquire, for the last one, so every other holder's do too.
+        // SAFETY: alive while the caller holds its count.
+        if unsafe { (*this).keep.fetch_sub(1, Ordering::AcqRel) } != 1 {
+            return;
+        }
         crate::sync::ghost::freed(this as *const ());
         // The model builds keep the memory (see `sync::ghost`); the mark
         // above is what their checks look at.

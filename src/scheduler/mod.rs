@@ -109,6 +109,11 @@ pub(crate) struct Pool {
     /// How many thread spawns failed, for `ThreadPool::metrics`; counted by
     /// `spawn_failed` (`wake.rs`), off the task path.
     failed_spawns: AtomicUsize,
+    /// Who keeps this allocation: 1 for its owner (the `ThreadPool`, or
+    /// the last worker of an abandoned pool), plus 1 for each future task
+    /// of the pool (`fork_join/future.rs`), whose wakers may still schedule
+    /// into it after the owner is gone. [`Pool::free`] gives one back.
+    keep: AtomicUsize,
     /// A number unique to this pool in the process, in its default thread
     /// names (`spawn.rs`).
     id: usize,
@@ -143,6 +148,7 @@ impl Pool {
             registry: Registry::new(),
             next_index: AtomicUsize::new(0),
             failed_spawns: AtomicUsize::new(0),
+            keep: AtomicUsize::new(1),
             id: next_pool_id(),
             config,
             execution: crate::sync::execution(),

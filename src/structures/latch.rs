@@ -155,6 +155,19 @@ impl Latch {
         }
     }
 
+    /// Makes a set latch usable again (UNSET), for a waiter that waits
+    /// for a series of events (`block_on`, `fork_join/future.rs`).
+    ///
+    /// # Safety
+    /// The caller is the latch's waiter, it saw the latch set (`probe` or
+    /// `wait` returned), and no `set` can start before a later Release
+    /// operation of the caller publishes the reset.
+    pub unsafe fn reset(&self) {
+        debug_assert!(self.probe(), "reset before set");
+        // Relaxed: published to the next setter by the caller's Release.
+        self.state.store(UNSET, Ordering::Relaxed);
+    }
+
     /// Blocks until the latch is set, on its own futex. Only one thread may
     /// wait on a latch (a worker that announced a bell may fall back to this
     /// after its pool shut down).
