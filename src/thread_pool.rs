@@ -613,7 +613,10 @@ impl ThreadPool {
     /// pool's tasks while it waits; on a pool that cannot start a thread,
     /// the caller runs the queued tasks itself (as [`join`](ThreadPool::join)
     /// does). A closure that a [`JoinHandle::join`] ran on the joining
-    /// thread (it had not started) counts as finished once claimed.
+    /// thread (it had not started) counts as finished once claimed, and a
+    /// future task that waits for a wake-up
+    /// ([`spawn_future`](ThreadPool::spawn_future)) is neither queued nor
+    /// running until it is woken: `wait_idle` does not wait for it.
     ///
     /// # Panics
     ///
