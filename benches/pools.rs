@@ -469,14 +469,16 @@ enum SortForm {
     RayonJoin,
     RayonScope,
     TokioSpawn,
+    ZapFuture,
     Sequential,
 }
 
-const SORT_FORMS: [SortForm; 8] = [
+const SORT_FORMS: [SortForm; 9] = [
     SortForm::ZapRaw,
     SortForm::ZapSpawn,
     SortForm::ZapScope,
     SortForm::ZapJoin,
+    SortForm::ZapFuture,
     SortForm::RayonJoin,
     SortForm::RayonScope,
     SortForm::TokioSpawn,
@@ -493,15 +495,18 @@ impl SortForm {
             SortForm::RayonJoin => names::RAYON_JOIN,
             SortForm::RayonScope => names::RAYON_SCOPE,
             SortForm::TokioSpawn => names::TOKIO_SPAWN,
+            SortForm::ZapFuture => names::ZAP_FUTURE,
             SortForm::Sequential => names::SEQUENTIAL,
         }
     }
 
     fn lib(self) -> Lib {
         match self {
-            SortForm::ZapRaw | SortForm::ZapSpawn | SortForm::ZapScope | SortForm::ZapJoin => {
-                Lib::Zap
-            }
+            SortForm::ZapRaw
+            | SortForm::ZapSpawn
+            | SortForm::ZapScope
+            | SortForm::ZapJoin
+            | SortForm::ZapFuture => Lib::Zap,
             SortForm::RayonJoin | SortForm::RayonScope => Lib::Rayon,
             SortForm::TokioSpawn => Lib::Tokio,
             SortForm::Sequential => Lib::Baseline,
@@ -533,6 +538,7 @@ impl SortForm {
             SortForm::RayonJoin => sort::rayon_join(pools.rayon(), xs),
             SortForm::RayonScope => sort::rayon_scope(pools.rayon(), xs),
             SortForm::TokioSpawn => sort::tokio_spawn(pools.tokio(), xs),
+            SortForm::ZapFuture => sort::zap_future(pools.zap(), xs),
             SortForm::Sequential => sort::sequential(xs),
         }
     }

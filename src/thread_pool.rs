@@ -412,10 +412,10 @@ impl ThreadPool {
     ///
     /// If `f` panicked on some thread, the first panic is re-raised here
     /// once every piece finished. If a thread cannot be started (the spawn
-    /// error is in the message), or the pool is shut down and its threads
-    /// have begun to leave, `broadcast` panics without running `f`
-    /// anywhere. (A shut-down pool whose threads have not left yet still
-    /// runs it: each thread runs its piece before it leaves.)
+    /// error is in the message), or the pool is shut down, `broadcast`
+    /// panics without running `f` anywhere. A broadcast that a
+    /// [`shutdown`](ThreadPool::shutdown) races either runs on every thread
+    /// (they run their pieces before they leave) or is refused.
     ///
     /// ```
     /// # zap_pool::__skip_doctest_under_models();

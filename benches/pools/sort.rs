@@ -358,3 +358,44 @@ fn tokio_part(part: RawSlice) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+// ---------------------------------------------------------------------------
+// zap-pool futures: tokio's form above, with `spawn_future` and `block_on`.
+
+pub fn zap_future(pool: &ThreadPool, xs: &mut [i32]) {
+    let part = RawSlice::new(xs);
+    // As in `tokio_spawn`: the root future awaits every other, so none
+    // outlives `xs` once `block_on` returns.
+    let root = pool
+        .spawn_future(zap_future_part(part))
+        .unwrap_or_else(|_| panic!("the zap pool is running"));
+    zap_pool::block_on(root).expect("a sort task panicked");
+}
+
+// Not an `async fn`: the recursion needs the `Send` bound spelled out on
+// the return type (the compiler cannot infer it through the cycle).
+#[allow(clippy::manual_async_fn)]
+fn zap_future_part(part: RawSlice) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        // SAFETY: as in `tokio_part`: the parent awaits this future, and it
+        // is the range's only user.
+        let xs = unsafe { part.as_mut() };
+        if xs.len() <= LEAF {
+            insertion_sort(xs);
+            return;
+        }
+        let (left, right) = split(xs);
+        let spawn = |xs: &mut [i32]| {
+            (!xs.is_empty()).then(|| {
+                zap_pool::spawn_future(Box::pin(zap_future_part(RawSlice::new(xs))) as BoxedSort)
+                    .unwrap_or_else(|_| panic!("the zap pool is running"))
+            })
+        };
+        let (left, right) = (spawn(left), spawn(right));
+        for child in [left, right].into_iter().flatten() {
+            child.await.expect("a sort task panicked");
+        }
+    }
+}
+
+type BoxedSort = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;

@@ -81,7 +81,7 @@ where
                 "ThreadPool::broadcast: could not start all {num_threads} threads of the pool: {e}"
             ),
             crate::scheduler::BroadcastError::ShutDown => {
-                panic!("ThreadPool::broadcast on a pool that is shut down: its threads are gone")
+                panic!("ThreadPool::broadcast on a pool that is shut down")
             }
         }
     }

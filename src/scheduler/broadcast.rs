@@ -19,11 +19,13 @@
 //!   it; the last one sets its latch. So each worker runs each job exactly
 //!   once, and a job is not freed while a worker may still run it (the
 //!   count includes that worker).
-//! * A worker that leaves (after shutdown and its drain) marks itself gone
-//!   under the lock, after running every job published before that: a job
-//!   published after any worker left would wait for it for ever, so
-//!   publishing fails instead (the broadcast panics: the pool is shut
-//!   down).
+//! * Shutdown and publication exclude each other: `shutdown` moves the
+//!   word to `Shutdown` holding the broadcast lock, and a broadcaster
+//!   publishes only if, under the lock, the word is not `Shutdown` (else
+//!   the broadcast panics: the pool is shut down). So a job is published
+//!   before the shutdown, and every worker, which leaves only after it saw
+//!   the shutdown, sees the job and runs its piece in its drain, whose
+//!   search looks for owed pieces as every search does.
 //!
 //! Waking. Idle workers sleep on the pool's idle event, which wakes one
 //! sleeper per token. While `broadcasting` is non-zero they sleep on the
@@ -57,8 +59,6 @@ pub(super) struct Jobs {
     live: Vec<(usize, *const Job)>,
     /// The epoch the last published job got.
     last_epoch: usize,
-    /// Workers that have left for good.
-    gone: usize,
 }
 
 impl Jobs {
@@ -66,7 +66,6 @@ impl Jobs {
         Self {
             live: Vec::new(),
             last_epoch: 0,
-            gone: 0,
         }
     }
 }
@@ -81,7 +80,7 @@ unsafe impl Send for Jobs {}
 pub(crate) enum BroadcastError {
     /// A thread could not be started.
     Spawn(std::io::Error),
-    /// The pool shut down (a thread has left, or none may start).
+    /// The pool is shut down.
     ShutDown,
 }
 
@@ -109,7 +108,11 @@ impl Pool {
         };
         {
             let mut jobs = self.broadcasts.lock().unwrap_or_else(|e| e.into_inner());
-            if jobs.gone > 0 {
+            // Under the lock that `shutdown` holds while it moves the word:
+            // this reads the shutdown if it came first (then refuse), and
+            // otherwise the shutdown, and every worker's exit after it,
+            // comes after this publication.
+            if self.debug_word().state() == super::State::Shutdown {
                 return Err(BroadcastError::ShutDown);
             }
             jobs.last_epoch += 1;
@@ -181,17 +184,10 @@ impl Pool {
         true
     }
 
-    /// A worker leaves for good: runs what it still owes, then marks
-    /// itself gone, so that no later job counts on it.
-    pub(super) fn leave_broadcasts(&self, worker: &LocalWorker<'_>) {
-        loop {
-            while self.run_broadcast(worker) {}
-            let mut jobs = self.broadcasts.lock().unwrap_or_else(|e| e.into_inner());
-            if jobs.last_epoch == worker.broadcast_seen() || worker.index().is_none() {
-                jobs.gone += 1;
-                return;
-            }
-        }
+    /// Holds the broadcast lock while `shutdown` moves the word: no job is
+    /// published across the shutdown (see the module docs).
+    pub(super) fn exclude_broadcasts(&self) -> impl Drop + '_ {
+        self.broadcasts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// # Safety

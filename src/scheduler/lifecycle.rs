@@ -51,7 +51,10 @@ impl Pool {
         // First: every outside push from now on is refused. Pushes before
         // this point are in the queue when the workers drain it.
         self.global.close();
-        let before = self.enter_shutdown(abandon)?;
+        let before = {
+            let _no_broadcast = self.exclude_broadcasts();
+            self.enter_shutdown(abandon)?
+        };
         if before.state() == super::sync_word::State::Shutdown {
             // Only the abandoned mark was added: the wake-ups and the exit
             // token were handled by the first shutdown.

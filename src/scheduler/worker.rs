@@ -385,8 +385,6 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
             index,
         );
         local.run_loop();
-        // Still a worker of the pool: its last broadcast pieces run here.
-        pool.leave_broadcasts(&local);
         // The guard clears `CURRENT` here: the stop hook runs as a plain
         // thread, not a worker. Its ring is drained and will not be looked
         // at again, so a task it spawned there would be lost; from here on a

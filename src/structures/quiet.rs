@@ -26,9 +26,10 @@
 //!   takes the whole list and sets every latch in it. Otherwise it does
 //!   nothing: a thread still active, or one that will take the queued task,
 //!   deactivates later and checks again. A check runs only after an RMW
-//!   that read 0 with Acquire, so it sees every take of the threads that
-//!   deactivated: a task it sees queued is really there, or was taken by a
-//!   thread that is still active.
+//!   that read 0, and it first reads the word again with Acquire, so it
+//!   sees every take of the threads that deactivated: a task it sees
+//!   queued is really there, or was taken by a thread that is still
+//!   active.
 //!
 //! Why the two reads prove quiet (`docs/quiet.md`): a task accepted before
 //! the waiter registered is, at the queue read, either still queued (the
@@ -94,14 +95,13 @@ impl Quiet {
     /// The calling thread holds no task any more (and its own ring and
     /// queue are empty). `global` is the queue outside producers push to.
     pub fn deactivate(&self, global: &Queue) {
-        // AcqRel. Release: publishes what the tasks this thread ran wrote,
-        // and its takes from the queue; pairs with the Acquire of `check`'s
-        // load and of the next deactivation or registration (every write
-        // of the word is an RMW, so a later value still carries it).
-        // Acquire: the last one out then probes the queue after every
-        // earlier thread's takes, so a task they took is not seen queued
-        // (a stale "queued" would make it skip the only check).
-        let old = self.word.fetch_sub(1, Ordering::AcqRel);
+        // Release: publishes what the tasks this thread ran wrote, and its
+        // takes from the queue; pairs with the Acquire loads in `check`
+        // (every write of the word is an RMW, so a later value still
+        // carries it). Not AcqRel: only the thread that checks needs the
+        // other threads' takes, and it acquires them there; an Acquire
+        // here would order every worker's exit after every other's.
+        let old = self.word.fetch_sub(1, Ordering::Release);
         debug_assert!(old & ACTIVE_MASK > 0, "deactivated more than activated");
         if old == WAITERS | 1 {
             self.check(global);
@@ -114,11 +114,9 @@ impl Quiet {
         let idle = {
             let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
             waiters.0.push(latch);
-            // Acquire: a waiter that finds no thread active checks itself,
-            // and its probe of the queue must come after the takes of the
-            // threads that deactivated (their Release). The lock carries
-            // the registration itself to any other check.
-            let old = self.word.fetch_or(WAITERS, Ordering::Acquire);
+            // Relaxed: the lock carries the registration to any other
+            // check, and a waiter that checks itself acquires there.
+            let old = self.word.fetch_or(WAITERS, Ordering::Relaxed);
             old & ACTIVE_MASK == 0
         };
         if idle {
@@ -129,6 +127,14 @@ impl Quiet {
     /// Sets every waiter's latch if the pool is quiet now.
     fn check(&self, global: &Queue) {
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        // Acquire: the check runs after an RMW that read 0 (its caller's
+        // deactivation or registration); this load reads that value or a
+        // later one, so it synchronizes with every deactivation before it,
+        // and the probe below sees their takes: a task already taken is not
+        // seen queued (a stale "queued" would skip the only check: a
+        // hang). A load, not a fence: ThreadSanitizer does not model
+        // fences.
+        self.word.load(Ordering::Acquire);
         // First the queue, then the count: a task taken from the queue
         // after the count was read could be running unseen.
         if !settled_empty(global) {
