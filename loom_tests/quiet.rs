@@ -2,10 +2,11 @@
 //! instant (no task queued, no thread that took one still active), never
 //! misses that instant, and sees the writes of every task that finished.
 //!
-//! The pool's side is modelled by two threads: a *runner* that activates,
-//! takes the one queued task from the global queue, writes its result and
-//! deactivates (a worker that found work), and a *bystander* that activates
-//! and deactivates without taking anything (a worker woken for nothing).
+//! The pool's side is modelled by two threads, each with a `Presence`: a
+//! *runner* that enters, takes the one queued task from the global queue,
+//! writes its result and leaves (a worker that found work), and a
+//! *bystander* that enters and leaves without taking anything (a worker
+//! woken for nothing).
 //! The task is queued before either starts, so it was accepted before the
 //! waiter called. The waiter registers its latch, blocks on it, and then
 //! reads the task's result: a loom cell, so a release without a
@@ -18,13 +19,45 @@ use loom::cell::UnsafeCell;
 use loom::thread;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use zap_pool::model::{Latch, Queue, Quiet};
+use zap_pool::model::{Latch, Presence, Queue, Quiet};
 
 struct Shared {
     quiet: Quiet,
     global: Queue,
+    /// The two model workers' presences.
+    presences: [Presence; 2],
     tasks: Arc<Tasks>,
     result: UnsafeCell<u32>,
+}
+
+impl Shared {
+    fn new(tasks: Arc<Tasks>) -> Arc<Self> {
+        Arc::new(Shared {
+            quiet: Quiet::new(),
+            global: Queue::new(),
+            presences: [Presence::new(), Presence::new()],
+            tasks,
+            result: UnsafeCell::new(0),
+        })
+    }
+
+    fn scan(&self, f: &mut dyn FnMut(&Presence)) {
+        self.presences.iter().for_each(f);
+    }
+
+    fn enter(&self, worker: usize) {
+        self.quiet.enter(&self.presences[worker]);
+    }
+
+    fn leave(&self, worker: usize) {
+        self.quiet
+            .leave(&self.presences[worker], &|f| self.scan(f), &self.global);
+    }
+
+    fn register(&self, latch: &Latch) {
+        self.quiet
+            .wait_register(latch, &|f| self.scan(f), &self.global);
+    }
 }
 
 // SAFETY: `result` is written by the runner and read by the waiter after
@@ -34,13 +67,16 @@ unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
 /// Guards against a waiter released while a task accepted before its call
-/// is still queued or running: a check that trusts a count read before the
-/// queue (a thread may take the task in between), a probe of the queue that
-/// does not see the taker's activation, a deactivation or a count read that
-/// does not carry the tasks' writes, and a waiter that registers after the
-/// last deactivation and never checks (a loom deadlock).
-/// Kills: `quiet-check-no-recount`, `quiet-deactivate-relaxed`,
-/// `quiet-check-load-relaxed`, `quiet-no-self-check`.
+/// is still queued or running: a check that trusts one collect of the
+/// presences taken before the queue read (a thread may enter and take the
+/// task in between), a probe of the queue that does not see the taker's
+/// entry, a leave or a collect that does not carry the tasks' writes, and a
+/// lost check: a waiter that registers after the last leave and does not
+/// check, or a leave and a registration that miss each other (store
+/// buffering, a loom deadlock).
+/// Kills: `quiet-check-single-collect`, `quiet-leave-relaxed`,
+/// `quiet-collect-relaxed`, `quiet-no-self-check`, `quiet-probe-relaxed`,
+/// `quiet-leave-no-fence`, `quiet-register-no-fence`.
 #[test]
 fn the_waiter_is_released_only_when_the_task_has_run() {
     let outcomes = Outcomes::new(&[
@@ -53,12 +89,7 @@ fn the_waiter_is_released_only_when_the_task_has_run() {
     let iterations = model(move || {
         let tasks = Tasks::new(1);
         tasks.publish(0);
-        let shared = Arc::new(Shared {
-            quiet: Quiet::new(),
-            global: Queue::new(),
-            tasks: tasks.clone(),
-            result: UnsafeCell::new(0),
-        });
+        let shared = Shared::new(tasks.clone());
         assert!(shared.global.push(tasks.batch(&[0])).is_ok());
         // A ghost (outside the model): whether the waiter had registered
         // when the task ran. Labels outcomes only.
@@ -68,7 +99,7 @@ fn the_waiter_is_released_only_when_the_task_has_run() {
         let r = registered.clone();
         let o2 = o.clone();
         let runner = thread::spawn(move || {
-            s.quiet.activate();
+            s.enter(0);
             let task = s.global.pop_one().expect("only the runner takes");
             s.tasks.take(task);
             s.result.with_mut(|v| unsafe { *v = 7 });
@@ -77,19 +108,19 @@ fn the_waiter_is_released_only_when_the_task_has_run() {
             } else {
                 "task ran before registration"
             });
-            s.quiet.deactivate(&s.global);
+            s.leave(0);
         });
         let s = shared.clone();
         let bystander = thread::spawn(move || {
-            s.quiet.activate();
-            s.quiet.deactivate(&s.global);
+            s.enter(1);
+            s.leave(1);
         });
         let s = shared.clone();
         let r = registered.clone();
         let o2 = o.clone();
         let waiter = thread::spawn(move || {
             let latch = Latch::new();
-            s.quiet.wait_register(&latch, &s.global);
+            s.register(&latch);
             r.store(true, Ordering::Relaxed);
             o2.hit(if latch.probe() {
                 "set during registration"
@@ -120,23 +151,18 @@ fn every_registered_waiter_is_released() {
     let o = outcomes.clone();
     let iterations = model(move || {
         let tasks = Tasks::new(1);
-        let shared = Arc::new(Shared {
-            quiet: Quiet::new(),
-            global: Queue::new(),
-            tasks,
-            result: UnsafeCell::new(0),
-        });
+        let shared = Shared::new(tasks);
         let s = shared.clone();
         let worker = thread::spawn(move || {
-            s.quiet.activate();
-            s.quiet.deactivate(&s.global);
+            s.enter(0);
+            s.leave(0);
         });
         let waiters: Vec<_> = (0..2)
             .map(|_| {
                 let s = shared.clone();
                 thread::spawn(move || {
                     let latch = Latch::new();
-                    s.quiet.wait_register(&latch, &s.global);
+                    s.register(&latch);
                     let early = latch.probe();
                     latch.wait();
                     early

@@ -177,3 +177,40 @@ fn wait_idle_from_a_worker_of_another_pool() {
         },
     );
 }
+
+const FIRST_THREAD_OUTCOMES: &[&str] = &[
+    "no thread was idle when the wait began",
+    "a thread was idle when the wait began",
+];
+
+/// A waiter registers while the pool's only thread may still be starting:
+/// a worker that registers after the waiter marked the workers it found
+/// must mark itself, or it leaves without checking and the waiter hangs;
+/// and a worker that registers between a check's two collects, and sleeps
+/// without taking anything, must not fail that check for good.
+#[test]
+fn wait_idle_before_the_first_thread_starts() {
+    check_outcomes(
+        "wait_idle_before_the_first_thread_starts",
+        FIRST_THREAD_OUTCOMES,
+        false,
+        |outcomes| {
+            let pool = Box::new(ThreadPool::with_max_threads(2));
+            let done = Arc::new(AtomicUsize::new(0));
+            let d = done.clone();
+            pool.spawn(move || {
+                d.fetch_add(1, SeqCst);
+            })
+            .unwrap();
+            thread::yield_now();
+            let idle_before = model::word(&pool).3 > 0;
+            pool.wait_idle();
+            assert_eq!(
+                done.load(SeqCst),
+                1,
+                "the wait returned before the task ran"
+            );
+            outcomes.hit(FIRST_THREAD_OUTCOMES[usize::from(idle_before)]);
+        },
+    );
+}

@@ -10,7 +10,7 @@ pub use crate::structures::join_deque::{
 };
 pub use crate::structures::latch::Latch;
 pub use crate::structures::queue::{Busy, Consumer, Probe, Queue};
-pub use crate::structures::quiet::Quiet;
+pub use crate::structures::quiet::{Presence, Quiet};
 
 /// Starts a new model execution: resets the futex model and the
 /// use-after-free ghost, and makes a `static` pool build a fresh core at

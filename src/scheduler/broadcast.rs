@@ -43,7 +43,7 @@ use super::worker::{LocalWorker, wait_for};
 use crate::structures::bell::Bell;
 use crate::structures::event::Event;
 use crate::structures::latch::Latch;
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// A published broadcast, on its broadcaster's stack.
 struct Job {
@@ -74,6 +74,29 @@ impl Jobs {
 // job outlives every thread that may still run it (its count includes
 // them), and its piece is `Sync`.
 unsafe impl Send for Jobs {}
+
+/// What idle and searching workers read to learn of a broadcast, on a
+/// cache line of its own (128 bytes: adjacent-line prefetchers pair lines),
+/// away from the pool's busy words (the `Sync` word, the global queue):
+/// read on every empty-ring search and idle step, written only by
+/// broadcasters.
+#[repr(align(128))]
+pub(super) struct Hints {
+    /// The epoch of the newest broadcast: a worker behind it owes a piece.
+    latest: AtomicUsize,
+    /// How many broadcasts are in flight (idle workers then sleep on the
+    /// bell).
+    active: AtomicU32,
+}
+
+impl Hints {
+    pub(super) fn new() -> Self {
+        Self {
+            latest: AtomicUsize::new(0),
+            active: AtomicU32::new(0),
+        }
+    }
+}
 
 /// Why a broadcast could not run.
 #[derive(Debug)]
@@ -121,8 +144,8 @@ impl Pool {
             // Relaxed (both): readers that act on them take the lock, or
             // read them after the bell's SeqCst fence (rung below) or after
             // an idle-event token (Acquire) that follows this point.
-            self.broadcast_latest.store(epoch, Ordering::Relaxed);
-            self.broadcasting.fetch_add(1, Ordering::Relaxed);
+            self.broadcast_hints.latest.store(epoch, Ordering::Relaxed);
+            self.broadcast_hints.active.fetch_add(1, Ordering::Relaxed);
         }
         // SAFETY: the caller holds the pool alive.
         unsafe {
@@ -134,7 +157,7 @@ impl Pool {
             let mut jobs = self.broadcasts.lock().unwrap_or_else(|e| e.into_inner());
             jobs.live.retain(|(_, j)| !core::ptr::eq(*j, &job));
             // Relaxed: as above; the bell's fence orders it for sleepers.
-            self.broadcasting.fetch_sub(1, Ordering::Relaxed);
+            self.broadcast_hints.active.fetch_sub(1, Ordering::Relaxed);
         }
         // The idle workers on the bell go back to the event if this was the
         // last broadcast. SAFETY: the caller holds the pool alive.
@@ -145,14 +168,14 @@ impl Pool {
     /// Whether a broadcast is in flight (idle workers sleep on the bell).
     pub(super) fn broadcasting(&self) -> bool {
         // Relaxed: read after the bell's fence or an event token's Acquire.
-        self.broadcasting.load(Ordering::Relaxed) != 0
+        self.broadcast_hints.active.load(Ordering::Relaxed) != 0
     }
 
     /// Whether a job after epoch `seen` has been published: the worker
     /// that has run up to `seen` has a piece to run.
     pub(super) fn has_broadcast(&self, seen: usize) -> bool {
         // Relaxed: a hint; the job itself is taken under the lock.
-        self.broadcast_latest.load(Ordering::Relaxed) > seen
+        self.broadcast_hints.latest.load(Ordering::Relaxed) > seen
     }
 
     /// Takes the oldest job after `seen` for `worker`, advancing its

@@ -130,7 +130,7 @@ impl Pool {
     /// The joiner's work once every thread has left: release the exit
     /// chain, run the leftovers, let any later joiner through.
     fn finish_join(&self) {
-        self.registry.release_all();
+        self.release_workers();
         // Tasks accepted while no worker could run them (every spawn failed)
         // run here, and so do the tasks they schedule.
         worker::run_leftovers(self);

@@ -97,11 +97,9 @@ pub(crate) struct Pool {
     /// The live broadcasts (`broadcast.rs`), under a lock only broadcasts
     /// and workers that owe a piece take.
     broadcasts: crate::sync::Mutex<broadcast::Jobs>,
-    /// The epoch of the newest broadcast: a worker behind it owes a piece.
-    broadcast_latest: AtomicUsize,
-    /// How many broadcasts are in flight (idle workers then sleep on the
-    /// bell).
-    broadcasting: AtomicU32,
+    /// The newest broadcast's epoch and the count in flight
+    /// (`broadcast.rs`).
+    broadcast_hints: broadcast::Hints,
     /// The live workers (`registry.rs`).
     registry: Registry,
     /// The index the next spawned thread gets (`spawn.rs`).
@@ -143,8 +141,7 @@ impl Pool {
             global: Queue::new(),
             quiet: Quiet::new(),
             broadcasts: crate::sync::Mutex::new(broadcast::Jobs::new()),
-            broadcast_latest: AtomicUsize::new(0),
-            broadcasting: AtomicU32::new(0),
+            broadcast_hints: broadcast::Hints::new(),
             registry: Registry::new(),
             next_index: AtomicUsize::new(0),
             failed_spawns: AtomicUsize::new(0),
@@ -202,8 +199,34 @@ impl Pool {
     pub(crate) fn wait_quiet(&self) {
         debug_assert!(!self.is_own_worker());
         let latch = Latch::new();
-        self.quiet.wait_register(&latch, &self.global);
+        self.quiet
+            .wait_register(&latch, &|f| self.scan_presences(f), &self.global);
         wait_for(Some(self), &latch, &|| true);
+    }
+
+    /// Visits every registered worker's presence (`Quiet`'s collects).
+    fn scan_presences(&self, f: &mut dyn FnMut(&crate::structures::quiet::Presence)) {
+        self.registry.for_each(&mut |worker| f(&worker.presence));
+    }
+
+    /// A worker leaves `Quiet` (it holds no task any more).
+    fn quiet_leave(&self, presence: &crate::structures::quiet::Presence) {
+        self.quiet
+            .leave(presence, &|f| self.scan_presences(f), &self.global);
+    }
+
+    /// A guest leaves `Quiet`.
+    fn quiet_guest_leave(&self) {
+        self.quiet
+            .guest_leave(&|f| self.scan_presences(f), &self.global);
+    }
+
+    /// Releases the registered workers (`join_workers`, or the last thread
+    /// out of an abandoned pool), after any running `Quiet` check: a check
+    /// walks the registered workers' presences.
+    fn release_workers(&self) {
+        let _no_check = self.quiet.exclude_checks();
+        self.registry.release_all();
     }
 
     /// Whether the calling thread is a worker of this pool (hazard 8: a

@@ -107,6 +107,21 @@ impl Registry {
         Some(victim)
     }
 
+    /// Calls `f` on every registered worker, newest first. The caller keeps
+    /// the workers from being released meanwhile (`Pool::release_workers`
+    /// waits for `Quiet`'s lock, under which this runs).
+    pub(super) fn for_each(&self, f: &mut dyn FnMut(&Worker)) {
+        // Acquire: pairs with the Release CAS in `register`, as in
+        // `next_victim`.
+        let mut worker: *const Worker = self.head.load(Ordering::Acquire);
+        // SAFETY: registered workers stay alive until they are released,
+        // which the caller excludes (above).
+        while let Some(w) = unsafe { worker.as_ref() } {
+            f(w);
+            worker = w.link.next();
+        }
+    }
+
     /// `join_workers`: takes every registered worker and releases the first;
     /// the chain does the rest. Called once every worker has given up its
     /// count, so nobody registers any more.

@@ -510,7 +510,7 @@ impl Pool {
                             // not freed here (this may run inside the spawn
                             // handler, a closure the pool owns): it leaks.
                             // SAFETY: nobody else frees it.
-                            unsafe { (*pool).registry.release_all() };
+                            unsafe { (*pool).release_workers() };
                             return;
                         }
                         crate::sync::ghost::assert_live(

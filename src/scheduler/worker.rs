@@ -47,6 +47,7 @@ use crate::structures::buffer::{self, Buffer, Stole};
 use crate::structures::join_deque::{self, JoinDeque};
 use crate::structures::latch::Latch;
 use crate::structures::queue::{Probe, Queue};
+use crate::structures::quiet::Presence;
 use crate::sync::hint::spin_loop;
 use crate::sync::thread_local;
 use core::cell::Cell;
@@ -124,6 +125,8 @@ pub(super) struct Worker {
     ring: Buffer,
     /// Pending `join` jobs of the tasks running on this worker.
     join_deque: JoinDeque,
+    /// Odd while this worker may hold a task (`structures/quiet.rs`).
+    pub(super) presence: Presence,
 }
 
 impl Worker {
@@ -133,6 +136,7 @@ impl Worker {
             queue: Queue::new(),
             ring: Buffer::new(),
             join_deque: JoinDeque::new(),
+            presence: Presence::new(),
         }
     }
 }
@@ -324,12 +328,12 @@ impl<'a> LocalWorker<'a> {
             let woken = pool.wait(is_waking, self.broadcast_seen());
             // Active (`Quiet`) from before the first take to after the
             // last: `wait_idle` counts on it.
-            pool.quiet.activate();
+            pool.quiet.enter(&self.worker.presence);
             match woken {
                 Ok(waking) => is_waking = waking,
                 Err(_) => {
                     self.drain();
-                    pool.quiet.deactivate(&pool.global);
+                    pool.quiet_leave(&self.worker.presence);
                     return;
                 }
             }
@@ -343,7 +347,7 @@ impl<'a> LocalWorker<'a> {
                     break;
                 }
             }
-            pool.quiet.deactivate(&pool.global);
+            pool.quiet_leave(&self.worker.presence);
         }
     }
 
@@ -379,6 +383,7 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
         let local = LocalWorker::new(&worker, pool, Some(index));
         let _current = enter(&local);
         pool.registry.register(&worker);
+        pool.quiet.join(&worker.presence);
         pool.call_thread_hook(
             "on_thread_start",
             pool.config.on_thread_start.as_deref(),
@@ -402,7 +407,7 @@ pub(super) unsafe fn run(pool_ptr: *const Pool, index: usize) {
         // the last thread out: do the joiner's work (every worker drained,
         // so there are no leftovers), then free the pool: nothing touches
         // it any more, and its owner is gone.
-        pool.registry.release_all();
+        pool.release_workers();
         // SAFETY: every other thread has left, and the `ThreadPool` that
         // owned the pool was dropped without freeing it.
         unsafe { Pool::free(pool_ptr) };
@@ -420,9 +425,9 @@ pub(super) fn run_leftovers(pool: &Pool) {
     let worker = Worker::new();
     let guest = LocalWorker::new(&worker, pool, None);
     let _current = enter(&guest);
-    pool.quiet.activate();
+    pool.quiet.guest_enter();
     guest.drain();
-    pool.quiet.deactivate(&pool.global);
+    pool.quiet_guest_leave();
 }
 
 /// Runs one task of `pool`'s global queue on this thread. False if the
@@ -442,10 +447,10 @@ pub(super) fn run_leftovers(pool: &Pool) {
 /// what it leaves in the guest's ring and queue, which no other thread can
 /// reach, runs here before this returns.
 ///
-/// The thread counts as active in the pool's `Quiet` while it may hold a
+/// The thread counts as a guest in the pool's `Quiet` while it may hold a
 /// task, so `wait_idle` waits for it.
 fn help_run_one(pool: &Pool) -> bool {
-    pool.quiet.activate();
+    pool.quiet.guest_enter();
     let ran = pool.global.pop_one().map(|task| {
         if current_worker().is_some() {
             run_task(pool, task);
@@ -459,7 +464,7 @@ fn help_run_one(pool: &Pool) -> bool {
             run_task(pool, stole.task);
         }
     });
-    pool.quiet.deactivate(&pool.global);
+    pool.quiet_guest_leave();
     ran.is_some()
 }
 

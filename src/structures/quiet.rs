@@ -3,52 +3,62 @@
 //! A pool is *quiet* at an instant when no task is queued or running in it.
 //! `ThreadPool::wait_idle` waits for the first quiet instant after its call:
 //! every task accepted before the call, and every task those spawned, has
-//! finished by then. The pool's tasks never touch this structure: only the
-//! threads that run them do, when they start and stop looking for work.
+//! finished by then. Neither the tasks nor the path from one task to the
+//! next touch this structure, and the threads that run them write only a
+//! word of their own:
 //!
-//! ```text
-//!  31      | 30 ........................... 0
-//!  WAITERS | active: threads that may hold a task
-//! ```
+//! * Each worker has a [`Presence`]: a word that only it counts up,
+//!   whose generation is odd while the worker may hold a task, plus a
+//!   `WAITED` bit that a waiter sets. `enter` (odd) comes before the worker
+//!   takes anything; `leave` (even) once it holds nothing: nothing in its
+//!   hands, and its own ring and queue, which only it fills, empty. Both
+//!   are RMWs on the worker's own word (uncontended); `leave` returns the
+//!   `WAITED` bit, and if it is set the worker runs `check`.
+//! * Threads that run a pool's task without being its workers (a waiter of
+//!   a pool with no thread, `join_workers` running leftovers) count in a
+//!   shared `guests` counter instead: a rare path.
+//! * `wait_register`: under the lock, a waiter adds its latch to the list,
+//!   sets `WAITING`, and sets `WAITED` in every registered worker's
+//!   presence; then it runs `check` itself. A worker that registers later
+//!   reads `WAITING` with an RMW right after its registration and marks
+//!   itself (one of the two RMWs on `WAITING` sees the other).
+//! * `check`, under the lock, is a double collect: every presence is read
+//!   (all even, or it fails), `guests` is 0, the global queue (the one
+//!   outside producers push to) is seen empty, then every presence is read
+//!   again and must be unchanged (a worker that registered in between must
+//!   never have entered: it holds nothing, and it may not leave soon, since
+//!   a new worker that finds nothing sleeps without entering), and
+//!   `guests` still 0. Then the instant
+//!   between the two collects was quiet: the check clears `WAITING` and the
+//!   marks and sets every latch in the list. Otherwise it does nothing: a
+//!   worker that was present, or that takes the queued task, leaves later
+//!   and, being marked, checks again.
 //!
-//! * `activate` (`fetch_add`): a thread is about to look for tasks (a worker
-//!   woken in its run loop, a worker draining after shutdown, a thread that
-//!   runs a pool's queued task itself).
-//! * `deactivate` (`fetch_sub`): it holds no task any more: nothing in its
-//!   hands, and its own ring and queue, which only it fills, are empty.
-//!   The thread that brings `active` to 0 while `WAITERS` is set runs
-//!   `check`.
-//! * `wait_register`: a waiter adds its latch to the list and sets `WAITERS`
-//!   (both under the lock); if `active` was 0 it runs `check` itself.
-//! * `check`, under the lock: the queue the pool's outside producers push
-//!   to (the *global* queue) is seen empty, *then* `active` is read as 0.
-//!   If both hold, that read is a quiet instant: the check clears `WAITERS`,
-//!   takes the whole list and sets every latch in it. Otherwise it does
-//!   nothing: a thread still active, or one that will take the queued task,
-//!   deactivates later and checks again. A check runs only after an RMW
-//!   that read 0, and it first reads the word again with Acquire, so it
-//!   sees every take of the threads that deactivated: a task it sees
-//!   queued is really there, or was taken by a thread that is still
-//!   active.
+//! Why that proves quiet (`docs/quiet.md`): a task accepted before the
+//! waiter registered was, at the queue read, still queued (the check fails)
+//! or taken by a thread whose `enter` happens before that read (the take
+//! is a Release that the probe acquires); from then until the task
+//! finishes some holder is present (a thread leaves only with empty hands,
+//! and a thief enters before it steals), so the second collect sees a
+//! holder odd, or a generation changed since the first, unless every
+//! holder's `leave` happened before the first collect, after the task
+//! finished.
 //!
-//! Why the two reads prove quiet (`docs/quiet.md`): a task accepted before
-//! the waiter registered is, at the queue read, either still queued (the
-//! check fails) or was taken by an active thread; from then until it
-//! finishes some active thread holds it (a thread deactivates only with
-//! empty hands, and a thief activates before it steals), so `active`
-//! cannot read 0 in between. The registration, the queue read and the
-//! counter read all happen under the lock, so every waiter in the list
-//! registered before the queue read.
+//! No wake-up is lost, and no fence is needed: a waiter's mark and a
+//! worker's `leave` are RMWs on the worker's word, so one sees the other.
+//! No worker synchronizes with another through this structure either (the
+//! pool's exit protocol must not lean on such an edge: `docs/lifecycle.md`,
+//! hazard 6).
 //!
-//! Alternatives, and why not: a count of tasks in flight (one RMW on a
-//! shared word per task spawned and per task finished) would make
-//! `wait_idle` exact without a quiet instant, but it puts a contended write
-//! on every task; the pool's idle path already writes the `Sync` word, so
-//! `active` costs two uncontended RMWs per wake-up and none per task. A
-//! marker task queued behind the waiter's tasks cannot see tasks that are
-//! in workers' rings or running.
+//! Alternatives, and why not: a shared count of active threads (one RMW per
+//! wake-up and per sleep, by every worker, on one word) makes the check a
+//! single read, but in a chain of spawns on two threads a worker sleeps and
+//! wakes about once per task, and that word's cache line then moves between
+//! the cores on every task (measured: `chained_spawn` 2x slower). A count
+//! of tasks in flight puts a contended RMW on every spawn. A marker task
+//! queued behind the waiter's tasks cannot see tasks in rings or running.
 //!
-//! Model check: `loom_tests/quiet.rs`; whole pool: `shuttle_tests/api.rs`.
+//! Model check: `loom_tests/quiet.rs`; whole pool: `shuttle_tests/quiet.rs`.
 
 use super::latch::Latch;
 use super::queue::{Probe, Queue};
@@ -56,8 +66,58 @@ use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::sync::hint::spin_loop;
 
-const WAITERS: u32 = 1 << 31;
-const ACTIVE_MASK: u32 = WAITERS - 1;
+/// One worker's part of `Quiet`: `WAITED` in bit 0, and above it a
+/// generation, odd while the worker may hold a task. Only the worker moves
+/// the generation; waiters set and clear the bit.
+#[derive(Debug)]
+pub struct Presence {
+    word: AtomicU32,
+}
+
+/// A waiter wants this worker to check when it leaves.
+const WAITED: u32 = 1;
+/// One generation.
+const STEP: u32 = 2;
+
+fn present(word: u32) -> bool {
+    (word / STEP) % 2 == 1
+}
+
+impl Presence {
+    /// Not present, not marked.
+    pub fn new() -> Self {
+        Self {
+            word: AtomicU32::new(0),
+        }
+    }
+
+    /// The generation, for a collect.
+    fn read(&self) -> u32 {
+        // Acquire: pairs with `leave`'s Release RMW, so the writes of the
+        // tasks its worker ran are visible to the check (and its waiters).
+        self.word.load(Ordering::Acquire) & !WAITED
+    }
+
+    fn mark(&self) {
+        // Relaxed: only the bit matters, and this RMW and the worker's
+        // `leave` are ordered by their one location.
+        self.word.fetch_or(WAITED, Ordering::Relaxed);
+    }
+
+    fn unmark(&self) {
+        // Relaxed: as `mark`.
+        self.word.fetch_and(!WAITED, Ordering::Relaxed);
+    }
+}
+
+impl Default for Presence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Visits every presence of the pool (every registered worker).
+pub type Scan<'a> = &'a dyn Fn(&mut dyn FnMut(&Presence));
 
 /// The latches of the threads waiting for a quiet instant.
 struct Waiters(Vec<*const Latch>);
@@ -67,87 +127,131 @@ struct Waiters(Vec<*const Latch>);
 // return before its latch is set.
 unsafe impl Send for Waiters {}
 
-/// The active count and the waiters of one pool.
+/// The waiters of one pool, and its guests.
 pub struct Quiet {
-    word: AtomicU32,
+    /// 1 while a waiter is registered.
+    waiting: AtomicU32,
+    /// Threads that run the pool's tasks without being its workers.
+    guests: AtomicU32,
     waiters: Mutex<Waiters>,
 }
 
 impl Quiet {
-    /// No thread active, nobody waiting.
+    /// Nobody waiting, no guest.
     pub fn new() -> Self {
         Self {
-            word: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
+            guests: AtomicU32::new(0),
             waiters: Mutex::new(Waiters(Vec::new())),
         }
     }
 
-    /// The calling thread may take tasks from now on.
-    pub fn activate(&self) {
-        // Relaxed: what orders this before a `check` that must count it is
-        // the take or steal that follows it (a Release unlock of a queue, a
-        // Release CAS of a ring's head) and the Acquire read that sees that
-        // take: `docs/quiet.md`, Q2.
-        let old = self.word.fetch_add(1, Ordering::Relaxed);
-        debug_assert!(old & ACTIVE_MASK < ACTIVE_MASK, "active count overflow");
-    }
-
-    /// The calling thread holds no task any more (and its own ring and
-    /// queue are empty). `global` is the queue outside producers push to.
-    pub fn deactivate(&self, global: &Queue) {
-        // Release: publishes what the tasks this thread ran wrote, and its
-        // takes from the queue; pairs with the Acquire loads in `check`
-        // (every write of the word is an RMW, so a later value still
-        // carries it). Not AcqRel: only the thread that checks needs the
-        // other threads' takes, and it acquires them there; an Acquire
-        // here would order every worker's exit after every other's.
-        let old = self.word.fetch_sub(1, Ordering::Release);
-        debug_assert!(old & ACTIVE_MASK > 0, "deactivated more than activated");
-        if old == WAITERS | 1 {
-            self.check(global);
+    /// `presence`'s worker has just registered: it marks itself if a
+    /// waiter is registered (a waiter marks only the workers it finds).
+    pub fn join(&self, presence: &Presence) {
+        // Release: a waiter whose swap of WAITING reads this RMW (or a later
+        // one) sees the registration before it, and marks this worker.
+        // Not Acquire: workers must not synchronize with each other here.
+        // An RMW, not a load: of it and the waiter's swap, one sees the
+        // other.
+        if self.waiting.fetch_add(0, Ordering::Release) != 0 {
+            presence.mark();
         }
     }
 
-    /// Registers `latch` to be set at the next quiet instant, checking at
-    /// once if no thread is active. The latch must stay alive until set.
-    pub fn wait_register(&self, latch: &Latch, global: &Queue) {
-        let idle = {
+    /// `presence`'s worker may take tasks from now on.
+    pub fn enter(&self, presence: &Presence) {
+        // Relaxed: what orders this before a check that must see it is the
+        // take that follows (a Release unlock of a queue, a Release CAS on
+        // a ring's head) and the Acquire read that sees that take
+        // (`docs/quiet.md`, Q2).
+        let old = presence.word.fetch_add(STEP, Ordering::Relaxed);
+        debug_assert!(!present(old), "entered twice");
+    }
+
+    /// `presence`'s worker holds no task any more (and its own ring and
+    /// queue are empty). `scan` visits every presence; `global` is the
+    /// queue outside producers push to.
+    pub fn leave(&self, presence: &Presence, scan: Scan<'_>, global: &Queue) {
+        // Release: publishes the writes of the tasks this worker ran to a
+        // check that reads this generation (Acquire).
+        let old = presence.word.fetch_add(STEP, Ordering::Release);
+        debug_assert!(present(old), "left without entering");
+        if old & WAITED != 0 {
+            self.check(scan, global, Some(presence));
+        }
+    }
+
+    /// A thread that is not a worker of the pool is about to take one of
+    /// its tasks.
+    pub fn guest_enter(&self) {
+        // Relaxed: as `enter` (the take orders it), and the count is read
+        // after the queue probe in `check`.
+        self.guests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The guest holds no task any more.
+    pub fn guest_leave(&self, scan: Scan<'_>, global: &Queue) {
+        // AcqRel: Release as `leave`'s; Acquire, and an RMW, so that of this
+        // and a registration's swap of WAITING one sees the other (the
+        // guest count is shared: guests are rare).
+        self.guests.fetch_sub(1, Ordering::Release);
+        if self.waiting.fetch_add(0, Ordering::AcqRel) != 0 {
+            self.check(scan, global, None);
+        }
+    }
+
+    /// Holds the lock under which checks walk the workers: the workers'
+    /// release (`join_workers`) waits for a running check.
+    pub fn exclude_checks(&self) -> impl Drop + '_ {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `latch` to be set at the next quiet instant, and checks.
+    /// The latch must stay alive until set.
+    pub fn wait_register(&self, latch: &Latch, scan: Scan<'_>, global: &Queue) {
+        {
             let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
             waiters.0.push(latch);
-            // Relaxed: the lock carries the registration to any other
-            // check, and a waiter that checks itself acquires there.
-            let old = self.word.fetch_or(WAITERS, Ordering::Relaxed);
-            old & ACTIVE_MASK == 0
-        };
-        if idle {
-            self.check(global);
+            // AcqRel: Acquire, so that a worker whose `join` RMW came first
+            // is found by the scan below (its registration is visible);
+            // Release for the guests' RMW. One of this and a `join` sees the
+            // other.
+            self.waiting.swap(1, Ordering::AcqRel);
+            scan(&mut |presence| presence.mark());
         }
+        self.check(scan, global, None);
     }
 
-    /// Sets every waiter's latch if the pool is quiet now.
-    fn check(&self, global: &Queue) {
+    /// Sets every waiter's latch if the pool was quiet at an instant
+    /// between the two collects. `leaving` is the presence of the worker
+    /// that checks, if it is one: unmarked if nobody waits any more.
+    fn check(&self, scan: Scan<'_>, global: &Queue, leaving: Option<&Presence>) {
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        // Acquire: the check runs after an RMW that read 0 (its caller's
-        // deactivation or registration); this load reads that value or a
-        // later one, so it synchronizes with every deactivation before it,
-        // and the probe below sees their takes: a task already taken is not
-        // seen queued (a stale "queued" would skip the only check: a
-        // hang). A load, not a fence: ThreadSanitizer does not model
-        // fences.
-        self.word.load(Ordering::Acquire);
-        // First the queue, then the count: a task taken from the queue
-        // after the count was read could be running unseen.
+        if waiters.0.is_empty() {
+            // A mark left over from a waiter already released.
+            if let Some(presence) = leaving {
+                presence.unmark();
+            }
+            return;
+        }
+        let first = collect(scan);
+        // Acquire (both guest reads): pairs with a guest's Release leave,
+        // as the generations.
+        if first.is_none() || self.guests.load(Ordering::Acquire) != 0 {
+            return;
+        }
         if !settled_empty(global) {
             return;
         }
-        // Acquire: pairs with every deactivation (they form one release
-        // sequence: all writes of the word are RMWs), so the effects of
-        // every finished task are visible to the woken waiters.
-        if self.word.load(Ordering::Acquire) & ACTIVE_MASK != 0 {
+        let Some(first) = first else { return };
+        let moved = collect(scan).is_none_or(|second| !unchanged(&first, &second));
+        if moved || self.guests.load(Ordering::Acquire) != 0 {
             return;
         }
         // Relaxed: the lock orders this against the registrations.
-        self.word.fetch_and(!WAITERS, Ordering::Relaxed);
+        self.waiting.store(0, Ordering::Relaxed);
+        scan(&mut |presence| presence.unmark());
         for latch in waiters.0.drain(..) {
             // SAFETY: a registered latch lives until it is set (the waiter
             // does not return before), and each is set once: it leaves the
@@ -163,9 +267,35 @@ impl Default for Quiet {
     }
 }
 
+/// Every presence with its generation, in scan order; `None` if one is
+/// odd (its worker may hold a task).
+fn collect(scan: Scan<'_>) -> Option<Vec<(*const Presence, u32)>> {
+    let mut generations = Vec::new();
+    let mut all_even = true;
+    scan(&mut |presence| {
+        let generation = presence.read();
+        all_even &= !present(generation);
+        generations.push((presence as *const Presence, generation));
+    });
+    all_even.then_some(generations)
+}
+
+/// Whether nothing moved between two collects: every presence of the
+/// first has the same generation in the second, and a presence that only
+/// the second has (a worker that registered in between) never entered.
+fn unchanged(first: &[(*const Presence, u32)], second: &[(*const Presence, u32)]) -> bool {
+    second.iter().all(|(presence, generation)| {
+        match first.iter().find(|(p, _)| core::ptr::eq(*p, *presence)) {
+            Some((_, before)) => before == generation,
+            None => *generation == 0,
+        }
+    })
+}
+
 /// Whether `queue` is empty, waiting out a consumer that holds its lock (it
-/// may put tasks back when it releases). Acquire: a take seen as done
-/// (the consumer's Release unlock) brings its taker's activation with it.
+/// may put tasks back when it releases). Its probe is an Acquire load: a
+/// take seen as done (the consumer's Release unlock) brings its taker's
+/// `enter` with it.
 fn settled_empty(queue: &Queue) -> bool {
     loop {
         match queue.probe() {
