@@ -448,14 +448,19 @@ fn wait_idle_from_a_task_of_the_pool_panics() {
     );
 }
 
-#[test]
-fn wait_idle_runs_the_tasks_itself_when_no_thread_can_start() {
-    let pool = Builder::new()
+/// A two-thread pool none of whose threads can start.
+fn pool_without_threads() -> ThreadPool {
+    Builder::new()
         .max_threads(2)
         .spawn_handler(|_| Err(io::Error::other("no threads here")))
         .spawn_error_handler(|_| ())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn wait_idle_runs_the_tasks_itself_when_no_thread_can_start() {
+    let pool = pool_without_threads();
     let (tx, rx) = mpsc::channel();
     for _ in 0..5 {
         let tx = tx.clone();
@@ -606,12 +611,7 @@ fn broadcast_on_a_shut_down_pool_panics_with_a_message() {
 
 #[test]
 fn broadcast_when_a_thread_cannot_start_panics_with_the_error() {
-    let pool = Builder::new()
-        .max_threads(2)
-        .spawn_handler(|_| Err(io::Error::other("no threads here")))
-        .spawn_error_handler(|_| ())
-        .build()
-        .unwrap();
+    let pool = pool_without_threads();
     let err =
         panic::catch_unwind(AssertUnwindSafe(|| pool.broadcast(|ctx| ctx.index()))).unwrap_err();
     let msg = err.downcast_ref::<String>().cloned().unwrap();
