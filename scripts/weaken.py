@@ -75,6 +75,9 @@ FILE_TESTS = {
     "fork_join/scope.rs": ["scope"],
     "fork_join/handle.rs": ["fork_join"],
     "fork_join/join.rs": ["fork_join"],
+    "fork_join/future.rs": ["future"],
+    "structures/quiet.rs": ["quiet"],
+    "scheduler/broadcast.rs": ["lifecycle"],
     "thread_pool.rs": ["thread_pool", "lifecycle"],
 }
 
