@@ -30,6 +30,21 @@ FENCE = re.compile(r"\bfence\s*\(\s*Ordering::(\w+)")
 ORD = re.compile(r"Ordering::(\w+)")
 
 
+def enclosing_fn(text):
+    """A function from a position in `text` to the name of the last `fn`
+    that starts before it ("-" if none): the site's enclosing function."""
+    fns = [(m.start(), m.group(1)) for m in FN.finditer(text)]
+
+    def enclosing(pos):
+        best = "-"
+        for start, fname in fns:
+            if start < pos:
+                best = fname
+        return best
+
+    return enclosing
+
+
 def receiver(text, dot):
     """The last field or method name before the `.` at `dot`: `self.head`
     gives `head`, `self.slot(i)` gives `slot`, `(*word)` gives `word`."""
@@ -87,14 +102,7 @@ def sites():
         # keeping line breaks so line numbers stay right.
         text = re.split(r"\n#\[cfg\(all\(test", text)[0]
         text = re.sub(r"//[^\n]*", lambda m: " " * len(m.group(0)), text)
-        fns = [(m.start(), m.group(1)) for m in FN.finditer(text)]
-
-        def enclosing(pos):
-            best = "-"
-            for start, fname in fns:
-                if start < pos:
-                    best = fname
-            return best
+        enclosing = enclosing_fn(text)
 
         def line_of(pos):
             return text.count("\n", 0, pos) + 1

@@ -125,14 +125,7 @@ def weakenings():
     out = []
     for path, rel in atomic_sites.shipped_files():
         original, text = shipped_text(path)
-        fns = [(m.start(), m.group(1)) for m in atomic_sites.FN.finditer(text)]
-
-        def enclosing(pos):
-            best = "-"
-            for start, fname in fns:
-                if start < pos:
-                    best = fname
-            return best
+        enclosing = atomic_sites.enclosing_fn(text)
 
         found = []  # (pos, function, op label, [(arg, ordering, start, end)], whole span)
         for m in re.finditer(r"\bfence\s*\(\s*Ordering::(\w+)\s*\)", text):
