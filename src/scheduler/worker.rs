@@ -496,7 +496,7 @@ impl Retry {
 
 /// Whether `queue` is empty, waiting out a consumer that holds its lock (it
 /// may put tasks back into the cache when it releases). With Acquire, so
-/// that a thief that emptied the queue is seen as active (`quiet.rs`).
+/// that a thief that emptied the queue is seen as present (`quiet.rs`).
 fn settled(queue: &Queue) -> bool {
     loop {
         match queue.probe() {

@@ -9,7 +9,7 @@
 //! | `bell.rs` | [`Bell`](bell::Bell): an event count: sleepers re-check a condition after every ring | workers waiting inside a task |
 //! | `latch.rs` | [`Latch`](latch::Latch): a one-shot completion flag that one thread may block on, on its own futex or on a bell | fork-join waits |
 //! | `queue.rs` | [`Queue`](queue::Queue): unbounded multi-producer queue, try-lock consumer | the global queue, each worker's overflow queue |
-//! | `quiet.rs` | [`Quiet`](quiet::Quiet): how many threads may hold a task, and the latches of those waiting for none to | `ThreadPool::wait_idle` |
+//! | `quiet.rs` | [`Quiet`](quiet::Quiet): per-worker presence words (who may hold a task), the guests, and the latches of those waiting for a quiet instant | `ThreadPool::wait_idle` |
 //! | `buffer.rs` | [`Buffer`](buffer::Buffer): the worker's ring, stolen half at a time | each worker's spawned tasks |
 //! | `join_deque.rs` | [`JoinDeque`](join_deque::JoinDeque): owner-LIFO, thief-FIFO deque | each worker's pending `join` jobs |
 //! | `slots.rs` | `Slots`: task pointers at free-running indices | the storage of the two above |
