@@ -16,6 +16,7 @@
 use crate::queue::Tasks;
 use crate::{Outcomes, model};
 use loom::cell::UnsafeCell;
+use loom::sync::atomic::AtomicUsize;
 use loom::thread;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -178,4 +179,157 @@ fn every_registered_waiter_is_released() {
         });
     });
     outcomes.assert_all_reached("every_registered_waiter_is_released", iterations);
+}
+
+/// Guards against a waiter released while a guest (a thread that is not a
+/// worker, running a task of the global queue) still holds the task, or
+/// released without the guest's writes: the guest's decrement of `guests`
+/// must release its writes to the check that reads 0, and its RMW on
+/// `WAITING` must release that decrement to a waiter whose registration
+/// swap reads it (or the waiter's check reads a stale count, fails, and
+/// nobody checks again: a loom deadlock).
+/// Kills (generated weakenings, `docs/weakenings.md`): `guest_leave`'s
+/// `guests.fetch_sub` Release -> Relaxed, its `waiting.fetch_add` AcqRel ->
+/// Acquire.
+#[test]
+fn a_guest_holds_the_waiter_until_its_task_has_run() {
+    let outcomes = Outcomes::new(&[
+        "released by the waiter's check",
+        "released by the guest's check",
+    ]);
+    let o = outcomes.clone();
+    let iterations = model(move || {
+        let tasks = Tasks::new(1);
+        tasks.publish(0);
+        let shared = Shared::new(tasks.clone());
+        assert!(shared.global.push(tasks.batch(&[0])).is_ok());
+        let s = shared.clone();
+        let guest = thread::spawn(move || {
+            s.quiet.guest_enter();
+            let task = s.global.pop_one().expect("only the guest takes");
+            s.tasks.take(task);
+            s.result.with_mut(|v| unsafe { *v = 7 });
+            s.quiet.guest_leave(&|f| s.scan(f), &s.global);
+        });
+        let s = shared.clone();
+        let o2 = o.clone();
+        let waiter = thread::spawn(move || {
+            let latch = Latch::new();
+            s.register(&latch);
+            o2.hit(if latch.probe() {
+                "released by the waiter's check"
+            } else {
+                "released by the guest's check"
+            });
+            latch.wait();
+            s.result
+                .with(|v| assert_eq!(unsafe { *v }, 7, "released before the guest's task ran"));
+        });
+        guest.join().unwrap();
+        waiter.join().unwrap();
+    });
+    outcomes.assert_all_reached(
+        "a_guest_holds_the_waiter_until_its_task_has_run",
+        iterations,
+    );
+}
+
+/// The registry of `a_worker_that_registers_during_a_wait_is_marked`:
+/// presence 0 is visible to a scan once `registered` (Acquire, as
+/// `Registry::for_each`'s head load) reads 1, which the worker stores with
+/// Release (as `Registry::register`'s CAS).
+struct Late {
+    shared: Arc<Shared>,
+    registered: AtomicUsize,
+}
+
+impl Late {
+    /// Visits the registered presences; returns how many.
+    fn scan(&self, f: &mut dyn FnMut(&Presence)) -> usize {
+        let n = self.registered.load(Ordering::Acquire);
+        self.shared.presences[..n].iter().for_each(f);
+        n
+    }
+}
+
+/// Guards against a worker that registers while a waiter registers, and
+/// then takes a task that was accepted before the wait, without being
+/// marked: either its `join` sees `WAITING` and marks itself, or the
+/// waiter's swap sees the `join` and its scan finds the worker. Lost if the
+/// `join` RMW does not release the registration, or the swap does not
+/// acquire it: the scan then misses the worker, which leaves without a
+/// check, and the waiter is released while the task runs (or waits
+/// forever: a loom deadlock).
+/// Kills (generated weakenings, `docs/weakenings.md`): `join`'s
+/// `waiting.fetch_add` Release -> Relaxed, `wait_register`'s
+/// `waiting.swap` AcqRel -> Release.
+#[test]
+fn a_worker_that_registers_during_a_wait_is_marked() {
+    let outcomes = Outcomes::new(&[
+        "the worker marked itself",
+        "the waiter's scan found the worker",
+    ]);
+    let o = outcomes.clone();
+    let iterations = model(move || {
+        let tasks = Tasks::new(1);
+        tasks.publish(0);
+        let late = Arc::new(Late {
+            shared: Shared::new(tasks.clone()),
+            registered: AtomicUsize::new(0),
+        });
+        assert!(late.shared.global.push(tasks.batch(&[0])).is_ok());
+        // A ghost (outside the model): whether a scan of the waiter's found
+        // the worker.
+        let found = Arc::new(AtomicBool::new(false));
+        let l = late.clone();
+        let worker = thread::spawn(move || {
+            let s = &l.shared;
+            l.registered.store(1, Ordering::Release);
+            let presence = &s.presences[0];
+            let self_marked = s.quiet.join(presence);
+            s.quiet.enter(presence);
+            let task = s.global.pop_one().expect("only the worker takes");
+            s.tasks.take(task);
+            s.result.with_mut(|v| unsafe { *v = 7 });
+            s.quiet.leave(
+                presence,
+                &|f| {
+                    l.scan(f);
+                },
+                &s.global,
+            );
+            self_marked
+        });
+        let l = late.clone();
+        let f2 = found.clone();
+        let waiter = thread::spawn(move || {
+            let latch = Latch::new();
+            let s = &l.shared;
+            let scan = |f: &mut dyn FnMut(&Presence)| {
+                if l.scan(f) == 1 {
+                    f2.store(true, Ordering::Relaxed);
+                }
+            };
+            s.quiet.wait_register(&latch, &scan, &s.global);
+            latch.wait();
+            s.result
+                .with(|v| assert_eq!(unsafe { *v }, 7, "released before the task ran"));
+        });
+        let self_marked = worker.join().unwrap();
+        waiter.join().unwrap();
+        let found = found.load(Ordering::Relaxed);
+        assert!(
+            self_marked || found,
+            "a worker that registered before the waiter's swap was not found"
+        );
+        o.hit(if self_marked {
+            "the worker marked itself"
+        } else {
+            "the waiter's scan found the worker"
+        });
+    });
+    outcomes.assert_all_reached(
+        "a_worker_that_registers_during_a_wait_is_marked",
+        iterations,
+    );
 }

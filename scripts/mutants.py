@@ -868,9 +868,10 @@ MUTATIONS = [
         "quiet-join-no-mark",
         "lost wake-up: a worker that registers after a waiter does not mark itself, so it leaves without checking and the waiter hangs",
         "src/structures/quiet.rs",
-        "        if self.waiting.fetch_add(0, Ordering::Release) != 0 {\n            presence.mark();",
+        "        if waiting {\n            presence.mark();",
         "        if false {\n            presence.mark();",
-        [("shuttle", "quiet::wait_idle_before_the_first_thread_starts")],
+        [("loom", "quiet::a_worker_that_registers_during_a_wait_is_marked"),
+         ("shuttle", "quiet::wait_idle_before_the_first_thread_starts")],
     ),
     # --- broadcast (shuttle) ---
     (

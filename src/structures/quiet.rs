@@ -148,15 +148,18 @@ impl Quiet {
 
     /// `presence`'s worker has just registered: it marks itself if a
     /// waiter is registered (a waiter marks only the workers it finds).
-    pub fn join(&self, presence: &Presence) {
+    /// Returns whether it did.
+    pub fn join(&self, presence: &Presence) -> bool {
         // Release: a waiter whose swap of WAITING reads this RMW (or a later
         // one) sees the registration before it, and marks this worker.
         // Not Acquire: workers must not synchronize with each other here.
         // An RMW, not a load: of it and the waiter's swap, one sees the
         // other.
-        if self.waiting.fetch_add(0, Ordering::Release) != 0 {
+        let waiting = self.waiting.fetch_add(0, Ordering::Release) != 0;
+        if waiting {
             presence.mark();
         }
+        waiting
     }
 
     /// `presence`'s worker may take tasks from now on.
@@ -192,11 +195,14 @@ impl Quiet {
 
     /// The guest holds no task any more.
     pub fn guest_leave(&self, scan: Scan<'_>, global: &Queue) {
-        // AcqRel: Release as `leave`'s; Acquire, and an RMW, so that of this
-        // and a registration's swap of WAITING one sees the other (the
-        // guest count is shared: guests are rare).
+        // Release: as `leave`'s, for the check's Acquire read of `guests`.
         self.guests.fetch_sub(1, Ordering::Release);
-        if self.waiting.fetch_add(0, Ordering::AcqRel) != 0 {
+        // Release: a registration whose swap reads this RMW (or a later one)
+        // acquires the decrement above, so its check reads `guests` 0. An
+        // RMW: of this and the swap, one sees the other. Not Acquire: a
+        // guest that reads WAITING checks under the waiters' lock, which
+        // orders the registration before it.
+        if self.waiting.fetch_add(0, Ordering::Release) != 0 {
             self.check(scan, global, None);
         }
     }
@@ -213,11 +219,13 @@ impl Quiet {
         {
             let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
             waiters.0.push(latch);
-            // AcqRel: Acquire, so that a worker whose `join` RMW came first
-            // is found by the scan below (its registration is visible);
-            // Release for the guests' RMW. One of this and a `join` sees the
-            // other.
-            self.waiting.swap(1, Ordering::AcqRel);
+            // Acquire: a worker whose `join` RMW (Release) came first is
+            // found by the scan below (its registration is visible), and a
+            // guest whose leave RMW came first has its decrement read by
+            // the check. One of this and a `join` or leave sees the other.
+            // Not Release: a thread that reads WAITING from this swap marks
+            // itself or checks under this lock, and needs nothing else.
+            self.waiting.swap(1, Ordering::Acquire);
             scan(&mut |presence| presence.mark());
         }
         self.check(scan, global, None);
@@ -236,9 +244,9 @@ impl Quiet {
             return;
         }
         let first = collect(scan);
-        // Acquire (both guest reads): pairs with a guest's Release leave,
-        // as the generations.
-        if first.is_none() || self.guests.load(Ordering::Acquire) != 0 {
+        // Relaxed: an early exit. A check that goes on to release reads
+        // `guests` again below with Acquire (0, at or after this read).
+        if first.is_none() || self.guests.load(Ordering::Relaxed) != 0 {
             return;
         }
         if !settled_empty(global) {
@@ -246,6 +254,8 @@ impl Quiet {
         }
         let Some(first) = first else { return };
         let moved = collect(scan).is_none_or(|second| !unchanged(&first, &second));
+        // Acquire: pairs with a guest's Release leave, as the collects do
+        // for the workers' generations.
         if moved || self.guests.load(Ordering::Acquire) != 0 {
             return;
         }
