@@ -9,8 +9,9 @@
 //! memory, future_spawn, future_chain, future_ping_pong (default: all). Each round runs every contender of a workload once,
 //! in turn (A B C A B C ...), so that a slow patch of a noisy machine hits
 //! them all alike. Per workload and thread count it prints the median and
-//! minimum over the rounds and the ratio to the best peer (another library's
-//! fastest form). A full run writes `docs/benchmarks/`: a README with the
+//! minimum over the rounds, the median CPU time (user + system, of the whole
+//! process, over the same timed region) and the ratio to the best peer
+//! (another library's fastest form). A full run writes `docs/benchmarks/`: a README with the
 //! machine, the command and one table per workload, and one SVG plot per
 //! workload (the measure against the thread count, one line per form).
 //! `--quick` shrinks every size for a smoke test and writes nothing unless
@@ -47,6 +48,7 @@ mod tasks;
 mod forkjoin;
 
 use report::{Lib, Metric, Row, Sample, Section, Unit};
+use sys::{Elapsed, Stopwatch};
 
 #[global_allocator]
 static ALLOCATOR: sys::CountingAlloc = sys::CountingAlloc;
@@ -590,8 +592,9 @@ impl<'a> Contender<'a> {
     }
 }
 
-fn time(d: Duration) -> Sample {
-    Sample::new(&[d.as_secs_f64()])
+/// A sample whose one metric is the wall-clock time, with its CPU time.
+fn time(e: Elapsed) -> Sample {
+    Sample::new(&[e.wall.as_secs_f64()]).with_cpu(e.cpu)
 }
 
 /// The description and shape of a workload's section of the report.
@@ -674,7 +677,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  threads. tokio: a task spawned from a busy worker waits in that \
                  worker's LIFO slot, which no other worker may steal from, so each hop \
                  also spawns an empty task that moves it to the stealable queue and \
-                 wakes an idle worker.",
+                 wakes an idle worker. CPU: the process's CPU time over the whole \
+                 run, every hop and gap included.",
                 hops = group(sizes.ping_hops as u64),
                 gap = sizes.ping_gap.as_micros(),
             );
@@ -688,7 +692,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  time that the pool's own threads use during {window} ms with no work \
                  (from `/proc/self/task/*/schedstat`), and their context switches in \
                  that window (each is a sleep or a preemption, so about one per \
-                 wake-up). The goal is zero.",
+                 wake-up). The goal is zero. CPU: what the whole process used in the \
+                 window (the waiting caller included).",
                 burst = group(sizes.idle_burst as u64),
                 window = sizes.idle_window.as_millis(),
             );
@@ -712,7 +717,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  RSS: the child's `VmHWM` after the sort (the input alone is {input} \
                  MiB). allocs/task: heap allocations during the sort, through a \
                  counting global allocator, per task of the sort (per non-empty slice). \
-                 It includes what a pool allocates when it starts its threads.",
+                 It includes what a pool allocates when it starts its threads. CPU: \
+                 the child's CPU time during the sort.",
                 n = group(sizes.quicksort as u64),
                 input = sizes.quicksort * 4 / (1 << 20),
             );
@@ -763,7 +769,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  the ball (an atomic counter) and wakes its partner's registered \
                  waker; latency is from the stamp until the partner's poll sees the \
                  ball. The table gives the median over the rounds of each round's \
-                 median and 99th percentile.",
+                 median and 99th percentile. CPU: the process's CPU time over the \
+                 whole run.",
                 group(sizes.future_hops as u64)
             );
             s.metrics = vec![time("p50"), time("p99")];
@@ -787,9 +794,9 @@ fn contenders<'a>(
                     Contender::new(form.name(), form.lib(), move || {
                         let mut buffer = data.buffer.borrow_mut();
                         buffer.copy_from_slice(&data.input);
-                        let start = Instant::now();
+                        let clock = Stopwatch::start();
                         form.run(pools, &mut buffer);
-                        let elapsed = start.elapsed();
+                        let elapsed = clock.stop();
                         assert!(
                             sort::is_sorted_permutation(&buffer),
                             "{} did not sort",
@@ -842,9 +849,9 @@ fn contenders<'a>(
             let depth = sizes.fanout_depth;
             let leaves = 1u64 << depth;
             let timed = move |f: &dyn Fn() -> u64| {
-                let start = Instant::now();
+                let clock = Stopwatch::start();
                 let counted = f();
-                let elapsed = start.elapsed();
+                let elapsed = clock.stop();
                 assert_eq!(counted, leaves, "the tree lost leaves");
                 time(elapsed)
             };
@@ -864,8 +871,13 @@ fn contenders<'a>(
         }
         Workload::PingPong => {
             let (hops, gap) = (sizes.ping_hops, sizes.ping_gap);
-            let sample = |r: tasks::PingPongResult| {
-                let mut s = Sample::new(&[r.median.as_secs_f64(), r.p99.as_secs_f64()]);
+            // The CPU time is that of the whole run, every hop included.
+            let sample = |run: &dyn Fn() -> tasks::PingPongResult| {
+                let clock = Stopwatch::start();
+                let r = run();
+                let elapsed = clock.stop();
+                let mut s = Sample::new(&[r.median.as_secs_f64(), r.p99.as_secs_f64()])
+                    .with_cpu(elapsed.cpu);
                 if r.stalled {
                     s.note = Some("a hop was not picked up by an idle worker within 1 s".into());
                 }
@@ -873,16 +885,16 @@ fn contenders<'a>(
             };
             vec![
                 Contender::new(names::ZAP_SPAWN, Lib::Zap, move || {
-                    sample(tasks::ping_pong_zap(pools.zap(), hops, gap))
+                    sample(&|| tasks::ping_pong_zap(pools.zap(), hops, gap))
                 }),
                 Contender::new(names::ZAP_RAW, Lib::Zap, move || {
-                    sample(tasks::ping_pong_zap_raw(pools.zap(), hops, gap))
+                    sample(&|| tasks::ping_pong_zap_raw(pools.zap(), hops, gap))
                 }),
                 Contender::new(names::RAYON_SPAWN, Lib::Rayon, move || {
-                    sample(tasks::ping_pong_rayon(pools.rayon(), hops, gap))
+                    sample(&|| tasks::ping_pong_rayon(pools.rayon(), hops, gap))
                 }),
                 Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
-                    sample(tasks::ping_pong_tokio(pools.tokio(), hops, gap))
+                    sample(&|| tasks::ping_pong_tokio(pools.tokio(), hops, gap))
                 }),
             ]
         }
@@ -890,6 +902,7 @@ fn contenders<'a>(
             let (burst, window) = (sizes.idle_burst, sizes.idle_window);
             let sample = |r: tasks::IdleResult| {
                 Sample::new(&[r.cpu.as_secs_f64(), r.switches as f64, r.threads as f64])
+                    .with_cpu(r.window.cpu)
             };
             let (zap, rayon, tokio) = (
                 pools.thread_prefix(Lib::Zap),
@@ -920,11 +933,12 @@ fn contenders<'a>(
             SortForm::available()
                 .map(|form| {
                     Contender::new(form.name(), form.lib(), move || {
-                        let (peak_kib, allocs) = memory_child(form, threads, n);
+                        let child = memory_child(form, threads, n);
                         Sample::new(&[
-                            (peak_kib * 1024) as f64,
-                            allocs as f64 / tasks.max(1) as f64,
+                            (child.peak_kib * 1024) as f64,
+                            child.allocations as f64 / tasks.max(1) as f64,
                         ])
+                        .with_cpu(child.cpu)
                     })
                 })
                 .collect()
@@ -953,14 +967,18 @@ fn contenders<'a>(
         }
         Workload::FuturePingPong => {
             let hops = sizes.future_hops;
-            let sample =
-                |r: futures::PingPong| Sample::new(&[r.p50.as_secs_f64(), r.p99.as_secs_f64()]);
+            let sample = |run: &dyn Fn() -> futures::PingPong| {
+                let clock = Stopwatch::start();
+                let r = run();
+                let elapsed = clock.stop();
+                Sample::new(&[r.p50.as_secs_f64(), r.p99.as_secs_f64()]).with_cpu(elapsed.cpu)
+            };
             vec![
                 Contender::new(names::ZAP_FUTURE, Lib::Zap, move || {
-                    sample(futures::ping_pong_zap(pools.zap(), hops))
+                    sample(&|| futures::ping_pong_zap(pools.zap(), hops))
                 }),
                 Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
-                    sample(futures::ping_pong_tokio(pools.tokio(), hops))
+                    sample(&|| futures::ping_pong_tokio(pools.tokio(), hops))
                 }),
             ]
         }
@@ -1051,9 +1069,18 @@ fn run_rounds(
 // ---------------------------------------------------------------------------
 // The memory workload's child process.
 
-/// Runs one quicksort form in a child process; returns its peak RSS (KiB)
-/// and the heap allocations made during the sort.
-fn memory_child(form: SortForm, threads: usize, n: usize) -> (u64, u64) {
+/// What the memory child measured.
+struct ChildMemory {
+    peak_kib: u64,
+    /// Heap allocations during the sort.
+    allocations: u64,
+    /// The child's CPU time during the sort.
+    cpu: Duration,
+}
+
+/// Runs one quicksort form in a child process; returns its peak RSS, the
+/// heap allocations made during the sort and the CPU time the sort took.
+fn memory_child(form: SortForm, threads: usize, n: usize) -> ChildMemory {
     let exe = env::current_exe().expect("the benchmark's own path");
     let output = Command::new(exe)
         .args([
@@ -1078,7 +1105,11 @@ fn memory_child(form: SortForm, threads: usize, n: usize) -> (u64, u64) {
             .find_map(|word| word.strip_prefix(key)?.parse().ok())
             .unwrap_or_else(|| panic!("the memory child printed no {key}: {stdout}"))
     };
-    (field("peak_rss_kib="), field("allocs="))
+    ChildMemory {
+        peak_kib: field("peak_rss_kib="),
+        allocations: field("allocs="),
+        cpu: Duration::from_micros(field("cpu_us=")),
+    }
 }
 
 /// The child's side: `--child-memory FORM THREADS N`.
@@ -1097,13 +1128,20 @@ fn child_memory(args: &[String]) -> ExitCode {
     };
     let mut xs = sort::shuffled(n);
     let pools = Pools::new(threads, &[form.lib()]);
-    let ((), allocations) = sys::count_allocations(|| form.run(&pools, &mut xs));
+    let (elapsed, allocations) = sys::count_allocations(|| {
+        let clock = Stopwatch::start();
+        form.run(&pools, &mut xs);
+        clock.stop()
+    });
     if !sort::is_sorted_permutation(&xs) {
         eprintln!("{} did not sort", form.name());
         return ExitCode::FAILURE;
     }
     let peak = sys::peak_rss_kib().unwrap_or(0);
-    println!("peak_rss_kib={peak} allocs={allocations}");
+    println!(
+        "peak_rss_kib={peak} allocs={allocations} cpu_us={}",
+        elapsed.cpu.as_micros()
+    );
     ExitCode::SUCCESS
 }
 
@@ -1185,7 +1223,7 @@ fn main() -> ExitCode {
     let targets = report::targets(&sections);
     if !targets.is_empty() {
         println!(
-            "\nTargets (issue 7), at {} threads:",
+            "\nTargets, at {} threads unless a line names another:",
             options.threads.last().expect("one thread count")
         );
         print!("{}", report::targets_text(&targets));
