@@ -5,13 +5,18 @@
 //!                              [--quick] [--out DIR] [--no-write]
 //! ```
 //!
-//! Workloads: quicksort, spawn_many, chained_spawn, fanout, ping_pong, idle,
-//! memory, future_spawn, future_chain, future_ping_pong (default: all). Each round runs every contender of a workload once,
-//! in turn (A B C A B C ...), so that a slow patch of a noisy machine hits
-//! them all alike. Per workload and thread count it prints the median and
-//! minimum over the rounds, the median CPU time (user + system, of the whole
-//! process, over the same timed region) and the ratio to the best peer
-//! (another library's fastest form). A full run writes `docs/benchmarks/`: a README with the
+//! Workloads (default: all): quicksort, spawn_many, chained_spawn, fanout,
+//! tree_sum_small and tree_sum_large (`tree_sum` names both: a tree of boxed
+//! nodes summed by a join at every node, against rayon, chili and forte, and
+//! sequentially in both orders), ping_pong, idle, memory, future_spawn,
+//! future_chain, future_ping_pong.
+//!
+//! Each round runs every contender of a workload once, in turn (A B C A B C
+//! ...), so that a slow patch of a noisy machine hits them all alike. Per
+//! workload and thread count it prints the median and minimum over the
+//! rounds, the median CPU time (user + system, of the whole process, over the
+//! same timed region) and the ratio to the best peer (another library's
+//! fastest form). A full run writes `docs/benchmarks/`: a README with the
 //! machine, the command and one table per workload, and one SVG plot per
 //! workload (the measure against the thread count, one line per form).
 //! `--quick` shrinks every size for a smoke test and writes nothing unless
@@ -19,8 +24,10 @@
 
 use std::cell::RefCell;
 use std::env;
+use std::io::{BufRead, BufReader, Write as _};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -39,6 +46,8 @@ mod sort;
 mod sys;
 #[path = "pools/tasks.rs"]
 mod tasks;
+#[path = "pools/tree.rs"]
+mod tree;
 
 // The fork-join forms (`ThreadPool::join`, `zap_pool::join`,
 // `ThreadPool::scope`). To build the benchmark against a zap-pool without
@@ -72,6 +81,10 @@ pub mod names {
     pub const RAYON_SPAWN: &str = "rayon spawn";
     pub const TOKIO_SPAWN: &str = "tokio spawn";
     pub const SEQUENTIAL: &str = "sequential";
+    pub const SEQUENTIAL_LEFT: &str = "sequential left-first";
+    pub const SEQUENTIAL_RIGHT: &str = "sequential right-first";
+    pub const CHILI: &str = "chili";
+    pub const FORTE: &str = "forte";
     pub const ZAP: &str = "zap";
     pub const RAYON: &str = "rayon";
     pub const TOKIO: &str = "tokio";
@@ -181,6 +194,8 @@ enum Workload {
     SpawnMany,
     ChainedSpawn,
     Fanout,
+    TreeSumSmall,
+    TreeSumLarge,
     PingPong,
     Idle,
     Memory,
@@ -189,11 +204,13 @@ enum Workload {
     FuturePingPong,
 }
 
-const WORKLOADS: [Workload; 10] = [
+const WORKLOADS: [Workload; 12] = [
     Workload::Quicksort,
     Workload::SpawnMany,
     Workload::ChainedSpawn,
     Workload::Fanout,
+    Workload::TreeSumSmall,
+    Workload::TreeSumLarge,
     Workload::PingPong,
     Workload::Idle,
     Workload::Memory,
@@ -209,6 +226,8 @@ impl Workload {
             Workload::SpawnMany => "spawn_many",
             Workload::ChainedSpawn => "chained_spawn",
             Workload::Fanout => "fanout",
+            Workload::TreeSumSmall => "tree_sum_small",
+            Workload::TreeSumLarge => "tree_sum_large",
             Workload::PingPong => "ping_pong",
             Workload::Idle => "idle",
             Workload::Memory => "memory",
@@ -218,9 +237,16 @@ impl Workload {
         }
     }
 
-    fn parse(name: &str) -> Option<Workload> {
+    /// The workloads a `--workload` name stands for: one, or a family.
+    fn parse(name: &str) -> Option<Vec<Workload>> {
         let name = name.replace('-', "_");
-        WORKLOADS.into_iter().find(|w| w.key() == name)
+        match name.as_str() {
+            "tree_sum" => Some(vec![Workload::TreeSumSmall, Workload::TreeSumLarge]),
+            _ => WORKLOADS
+                .into_iter()
+                .find(|w| w.key() == name)
+                .map(|w| vec![w]),
+        }
     }
 }
 
@@ -240,6 +266,7 @@ usage: cargo bench -p zap-pool-bench --bench pools -- [options]
 
   --threads N[,N...]     thread counts to sweep (default: available parallelism)
   --workload W[,W...]    quicksort, spawn_many, chained_spawn, fanout,
+                         tree_sum (= tree_sum_small,tree_sum_large),
                          ping_pong, idle, memory, future_spawn,
                          future_chain, future_ping_pong (default: all;
                          may repeat)
@@ -285,10 +312,12 @@ fn parse_options(args: Vec<String>) -> Result<Options, String> {
             "--workload" => {
                 let list = value("--workload")?;
                 for name in list.split(',') {
-                    let w = Workload::parse(name.trim())
+                    let family = Workload::parse(name.trim())
                         .ok_or_else(|| format!("unknown workload: {name}"))?;
-                    if !options.workloads.contains(&w) {
-                        options.workloads.push(w);
+                    for w in family {
+                        if !options.workloads.contains(&w) {
+                            options.workloads.push(w);
+                        }
                     }
                 }
                 options.args.extend(["--workload".into(), list]);
@@ -341,6 +370,11 @@ pub struct Sizes {
     spawn_many: usize,
     chain: usize,
     fanout_depth: u32,
+    /// tree_sum_small: the tree's layers, and the sums per sample.
+    tree_small_layers: u32,
+    tree_small_reps: usize,
+    /// tree_sum_large: the tree's layers (one sum per sample).
+    tree_large_layers: u32,
     ping_hops: usize,
     ping_gap: Duration,
     idle_window: Duration,
@@ -357,6 +391,9 @@ impl Sizes {
             spawn_many: 1_000_000,
             chain: 1_000_000,
             fanout_depth: 20,
+            tree_small_layers: 10,
+            tree_small_reps: 16_384,
+            tree_large_layers: 24,
             ping_hops: 2_000,
             ping_gap: Duration::from_micros(250),
             idle_window: Duration::from_secs(1),
@@ -373,6 +410,9 @@ impl Sizes {
             spawn_many: 20_000,
             chain: 20_000,
             fanout_depth: 12,
+            tree_small_layers: 10,
+            tree_small_reps: 256,
+            tree_large_layers: 18,
             ping_hops: 100,
             ping_gap: Duration::from_micros(250),
             idle_window: Duration::from_millis(200),
@@ -398,6 +438,7 @@ pub struct Pools {
     zap: Option<ThreadPool>,
     rayon: Option<rayon::ThreadPool>,
     tokio: Option<tokio::runtime::Runtime>,
+    chili: Option<chili::ThreadPool>,
 }
 
 impl Pools {
@@ -426,12 +467,22 @@ impl Pools {
                 .build()
                 .expect("a tokio runtime")
         });
+        // chili counts the calling thread, which works in the pool through
+        // its scope, as one of its threads. (forte's pool runs in a child
+        // process: see `ForteChild`.)
+        let chili = libs.contains(&Lib::Chili).then(|| {
+            chili::ThreadPool::with_config(chili::Config {
+                thread_count: NonZeroUsize::new(threads),
+                ..chili::Config::default()
+            })
+        });
         Pools {
             threads,
             set,
             zap,
             rayon,
             tokio,
+            chili,
         }
     }
 
@@ -441,6 +492,7 @@ impl Pools {
             Lib::Zap => "zap",
             Lib::Rayon => "rayon",
             Lib::Tokio => "tokio",
+            Lib::Chili | Lib::Forte => unreachable!("only the idle workload asks"),
             Lib::Baseline => unreachable!("the baseline has no threads"),
         };
         format!("{name}.{}.", self.set)
@@ -456,6 +508,10 @@ impl Pools {
 
     fn tokio(&self) -> &tokio::runtime::Runtime {
         self.tokio.as_ref().expect("the tokio runtime was built")
+    }
+
+    fn chili(&self) -> &chili::ThreadPool {
+        self.chili.as_ref().expect("the chili pool was built")
     }
 }
 
@@ -572,6 +628,40 @@ impl SortInput {
     }
 }
 
+/// What the workloads read, made once for the whole run: the quicksort
+/// input and the tree_sum trees. The large tree (2^24 − 1 boxed nodes in a
+/// full run, some 512 MiB) takes a while to build; every round, contender
+/// and thread count sums the same one.
+struct Inputs {
+    sort: Option<SortInput>,
+    small_tree: Option<tree::Node>,
+    large_tree: Option<tree::Node>,
+}
+
+impl Inputs {
+    fn new(workloads: &[Workload], sizes: &Sizes) -> Inputs {
+        let sort = workloads
+            .iter()
+            .any(|w| w.needs_sort_input())
+            .then(|| SortInput::new(sizes.quicksort));
+        let tree = |w: Workload, layers: u32| {
+            workloads.contains(&w).then(|| {
+                eprintln!(
+                    "building the {} tree ({} nodes)",
+                    w.key(),
+                    group(tree::nodes(layers))
+                );
+                tree::Node::tree(layers)
+            })
+        };
+        Inputs {
+            sort,
+            small_tree: tree(Workload::TreeSumSmall, sizes.tree_small_layers),
+            large_tree: tree(Workload::TreeSumLarge, sizes.tree_large_layers),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Workloads: what each measures, and its contenders.
 
@@ -664,6 +754,68 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
             );
             s.metrics = vec![time("time")];
             s.item = Some(("node", sizes.fanout_nodes()));
+        }
+        Workload::TreeSumSmall | Workload::TreeSumLarge => {
+            let small = w == Workload::TreeSumSmall;
+            let (layers, reps) = if small {
+                (sizes.tree_small_layers, sizes.tree_small_reps)
+            } else {
+                (sizes.tree_large_layers, 1)
+            };
+            let nodes = tree::nodes(layers);
+            s.title = if small {
+                format!(
+                    "tree_sum_small: {} nodes, summed {} times per sample",
+                    group(nodes),
+                    group(reps as u64)
+                )
+            } else {
+                format!("tree_sum_large: {} nodes", group(nodes))
+            };
+            let batch = if small {
+                format!(
+                    "One sum is too short to time: each sample sums the tree {} times \
+                     in a row ({} nodes), inside one entry into the pool (one \
+                     `install`, scope or `with_worker`), and the times are per node. ",
+                    group(reps as u64),
+                    group(nodes * reps as u64)
+                )
+            } else {
+                "Each sample is one sum. ".to_string()
+            };
+            s.about = format!(
+                "A balanced binary tree of {nodes} nodes (`struct Node {{ val: u64, left: \
+                 Option<Box<Node>>, right: Option<Box<Node>> }}`, built once and shared \
+                 by every round and contender), summed by a join at every node, leaves \
+                 included: the benchmark of chili and forte. As there, each node's box is \
+                 allocated after its two subtrees (left, then right): the nodes lie in \
+                 post-order, which a right-first walk reads almost in falling address \
+                 order and a left-first walk does not. \
+                 {batch}zap join = `zap_pool::join` inside `ThreadPool::install`; rayon \
+                 join = `rayon::join` inside `ThreadPool::install`; chili (0.2.1) = \
+                 `Scope::join` on a scope of a pool made by `ThreadPool::with_config` \
+                 with `thread_count` n; forte (1.0.0-alpha.4, the newest release that \
+                 builds with the Rust of this run; later ones need Rust 1.96) = \
+                 `Worker::join` inside `ThreadPool::with_worker` on a static pool \
+                 resized to n − 1 threads, in a child process of the benchmark that \
+                 builds its own copy of the tree (a forte pool cannot be stopped once \
+                 it runs, and its heartbeat thread would tick through the later \
+                 workloads); its CPU time is the child's. chili and forte put the calling thread to \
+                 work as one of their n threads (each also runs a heartbeat thread); \
+                 zap-pool and rayon sum on n workers while the caller waits. Every \
+                 form gets the left subtree as its first closure: zap-pool and rayon \
+                 run that one and offer the right subtree to other threads, chili and \
+                 forte run the right one and offer the left, so alone they walk the \
+                 tree right first. The two sequential rows are plain recursion in \
+                 either order. overhead/node: time per node minus that of sequential \
+                 left-first (below zero where more threads gain more than the joins \
+                 cost).",
+                nodes = group(nodes),
+            );
+            s.metrics = vec![time("time")];
+            s.item = Some(("node", nodes * reps as u64));
+            s.baseline = Some(names::SEQUENTIAL_LEFT);
+            s.overhead = true;
         }
         Workload::PingPong => {
             s.title = "ping_pong: wake latency across workers".into();
@@ -784,11 +936,11 @@ fn contenders<'a>(
     w: Workload,
     pools: &'a Pools,
     sizes: &'a Sizes,
-    sort_input: Option<&'a SortInput>,
+    inputs: &'a Inputs,
 ) -> Vec<Contender<'a>> {
     match w {
         Workload::Quicksort => {
-            let data = sort_input.expect("quicksort input prepared");
+            let data = inputs.sort.as_ref().expect("quicksort input prepared");
             SortForm::available()
                 .map(|form| {
                     Contender::new(form.name(), form.lib(), move || {
@@ -869,6 +1021,51 @@ fn contenders<'a>(
             }));
             list
         }
+        Workload::TreeSumSmall | Workload::TreeSumLarge => {
+            let (tree, layers, reps) = if w == Workload::TreeSumSmall {
+                (
+                    &inputs.small_tree,
+                    sizes.tree_small_layers,
+                    sizes.tree_small_reps,
+                )
+            } else {
+                (&inputs.large_tree, sizes.tree_large_layers, 1)
+            };
+            let tree = tree.as_ref().expect("tree_sum tree built");
+            let expected = tree::nodes(layers) * reps as u64;
+            let timed = move |f: &dyn Fn() -> u64| {
+                let clock = Stopwatch::start();
+                let total = f();
+                let elapsed = clock.stop();
+                assert_eq!(total, expected, "a sum missed nodes");
+                time(elapsed)
+            };
+            let mut list = Vec::new();
+            if forkjoin::ENABLED {
+                list.push(Contender::new(names::ZAP_JOIN, Lib::Zap, move || {
+                    timed(&|| forkjoin::tree_sums(pools.zap(), tree, reps))
+                }));
+            }
+            list.extend([
+                Contender::new(names::RAYON_JOIN, Lib::Rayon, move || {
+                    timed(&|| tree::rayon_sums(pools.rayon(), tree, reps))
+                }),
+                Contender::new(names::CHILI, Lib::Chili, move || {
+                    timed(&|| tree::chili_sums(pools.chili(), tree, reps))
+                }),
+                {
+                    let mut child = ForteChild::start(layers, reps, pools.threads);
+                    Contender::new(names::FORTE, Lib::Forte, move || time(child.run()))
+                },
+                Contender::new(names::SEQUENTIAL_LEFT, Lib::Baseline, move || {
+                    timed(&|| tree::repeat(reps, tree, tree::sum_left_first))
+                }),
+                Contender::new(names::SEQUENTIAL_RIGHT, Lib::Baseline, move || {
+                    timed(&|| tree::repeat(reps, tree, tree::sum_right_first))
+                }),
+            ]);
+            list
+        }
         Workload::PingPong => {
             let (hops, gap) = (sizes.ping_hops, sizes.ping_gap);
             // The CPU time is that of the whole run, every hop included.
@@ -928,7 +1125,11 @@ fn contenders<'a>(
             ]
         }
         Workload::Memory => {
-            let tasks = sort_input.expect("quicksort input prepared").tasks;
+            let tasks = inputs
+                .sort
+                .as_ref()
+                .expect("quicksort input prepared")
+                .tasks;
             let (n, threads) = (sizes.quicksort, pools.threads);
             SortForm::available()
                 .map(|form| {
@@ -1022,6 +1223,8 @@ impl Workload {
             Workload::FutureSpawn | Workload::FutureChain | Workload::FuturePingPong => {
                 &[Lib::Zap, Lib::Tokio]
             }
+            // forte's pool lives in a child process (see `ForteChild`).
+            Workload::TreeSumSmall | Workload::TreeSumLarge => &[Lib::Zap, Lib::Rayon, Lib::Chili],
             _ => &[Lib::Zap, Lib::Rayon, Lib::Tokio],
         }
     }
@@ -1099,17 +1302,19 @@ fn memory_child(form: SortForm, threads: usize, n: usize) -> ChildMemory {
         stdout,
         String::from_utf8_lossy(&output.stderr)
     );
-    let field = |key: &str| -> u64 {
-        stdout
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix(key)?.parse().ok())
-            .unwrap_or_else(|| panic!("the memory child printed no {key}: {stdout}"))
-    };
+    let field = |key: &str| child_field(&stdout, key, "memory");
     ChildMemory {
         peak_kib: field("peak_rss_kib="),
         allocations: field("allocs="),
         cpu: Duration::from_micros(field("cpu_us=")),
     }
+}
+
+/// The number after `key` (as `key=123`) in what a child printed.
+fn child_field(text: &str, key: &str, child: &str) -> u64 {
+    text.split_whitespace()
+        .find_map(|word| word.strip_prefix(key)?.parse().ok())
+        .unwrap_or_else(|| panic!("the {child} child printed no {key}: {text}"))
 }
 
 /// The child's side: `--child-memory FORM THREADS N`.
@@ -1146,6 +1351,129 @@ fn child_memory(args: &[String]) -> ExitCode {
 }
 
 // ---------------------------------------------------------------------------
+// The tree_sum forte contender's child process.
+//
+// forte (1.0.0-alpha.4) has one static pool that cannot shrink once its
+// heartbeat thread runs: `resize` joins that thread while holding the lock
+// the thread needs to see the request, and both wait for ever. A pool left
+// running keeps its heartbeat thread waking every 100 µs, which would show
+// in the CPU time of every later workload. So forte runs in a child process
+// per thread count, with its own copy of the tree, and ends with it.
+
+/// A child process that sums its tree with forte, one sample per request.
+struct ForteChild {
+    child: Child,
+    /// Closed on drop: the child's signal to exit.
+    requests: Option<ChildStdin>,
+    replies: BufReader<ChildStdout>,
+}
+
+impl ForteChild {
+    /// Starts the child and waits until it has built its tree of `layers`
+    /// layers and started its pool of `threads` threads.
+    fn start(layers: u32, reps: usize, threads: usize) -> ForteChild {
+        let exe = env::current_exe().expect("the benchmark's own path");
+        let mut child = Command::new(exe)
+            .args([
+                "--child-forte".to_string(),
+                layers.to_string(),
+                reps.to_string(),
+                threads.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the forte child starts");
+        let requests = child.stdin.take();
+        let replies = BufReader::new(child.stdout.take().expect("piped"));
+        let mut forte = ForteChild {
+            child,
+            requests,
+            replies,
+        };
+        let ready = forte.reply();
+        assert_eq!(ready.trim(), "ready", "the forte child did not start");
+        forte
+    }
+
+    fn reply(&mut self) -> String {
+        let mut line = String::new();
+        self.replies
+            .read_line(&mut line)
+            .expect("the forte child replies");
+        line
+    }
+
+    /// One sample, timed by the child: its wall-clock and CPU time.
+    fn run(&mut self) -> Elapsed {
+        let requests = self.requests.as_mut().expect("open until drop");
+        writeln!(requests, "run").expect("the forte child reads");
+        requests.flush().expect("the forte child reads");
+        let reply = self.reply();
+        Elapsed {
+            wall: Duration::from_nanos(child_field(&reply, "wall_ns=", "forte")),
+            cpu: Duration::from_micros(child_field(&reply, "cpu_us=", "forte")),
+        }
+    }
+}
+
+impl Drop for ForteChild {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// The child's side: `--child-forte LAYERS REPS THREADS`. Answers each
+/// `run` line on stdin with one timed sample; exits when stdin closes,
+/// pool and all.
+fn child_forte(args: &[String]) -> ExitCode {
+    let parsed = match args {
+        [layers, reps, threads] => (
+            layers.parse::<u32>(),
+            reps.parse::<usize>(),
+            threads.parse::<usize>(),
+        ),
+        _ => {
+            eprintln!("usage: pools --child-forte LAYERS REPS THREADS");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (Ok(layers), Ok(reps), Ok(threads)) = parsed else {
+        eprintln!("pools --child-forte: bad arguments {args:?}");
+        return ExitCode::FAILURE;
+    };
+    let tree = tree::Node::tree(layers);
+    let expected = tree::nodes(layers) * reps as u64;
+    // The calling thread works in the pool too: n − 1 more threads.
+    if tree::FORTE.resize_to(threads - 1) != threads - 1 {
+        eprintln!("forte did not start {} threads", threads - 1);
+        return ExitCode::FAILURE;
+    }
+    println!("ready");
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim() != "run" {
+            eprintln!("pools --child-forte: unknown request {line:?}");
+            return ExitCode::FAILURE;
+        }
+        let clock = Stopwatch::start();
+        let total = tree::forte_sums(&tree, reps);
+        let elapsed = clock.stop();
+        if total != expected {
+            eprintln!("forte summed {total}, not {expected}");
+            return ExitCode::FAILURE;
+        }
+        println!(
+            "wall_ns={} cpu_us={}",
+            elapsed.wall.as_nanos(),
+            elapsed.cpu.as_micros()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+// ---------------------------------------------------------------------------
 
 /// `1234567` as `1,234,567`.
 pub fn group(n: u64) -> String {
@@ -1162,8 +1490,10 @@ pub fn group(n: u64) -> String {
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--child-memory") {
-        return child_memory(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--child-memory") => return child_memory(&args[1..]),
+        Some("--child-forte") => return child_forte(&args[1..]),
+        _ => {}
     }
     let options = match parse_options(args) {
         Ok(options) => options,
@@ -1183,11 +1513,7 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let load_at_start = sys::load_average();
-    let sort_input = options
-        .workloads
-        .iter()
-        .any(|w| w.needs_sort_input())
-        .then(|| SortInput::new(sizes.quicksort));
+    let inputs = Inputs::new(&options.workloads, &sizes);
 
     let mut sections: Vec<Section> = options
         .workloads
@@ -1210,7 +1536,7 @@ fn main() -> ExitCode {
             // Fresh pools for each workload: no workload inherits another's
             // warm (or cold) state, and only the pools in use have threads.
             let pools = Pools::new(threads, w.libs());
-            let mut list = contenders(w, &pools, &sizes, sort_input.as_ref());
+            let mut list = contenders(w, &pools, &sizes, &inputs);
             let rows = run_rounds(w, section, threads, &mut list);
             drop(list);
             drop(pools);

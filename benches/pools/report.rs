@@ -15,6 +15,8 @@ pub enum Lib {
     Zap,
     Rayon,
     Tokio,
+    Chili,
+    Forte,
     /// Not a pool: the sequential run (and the derived ideal).
     Baseline,
 }
@@ -151,6 +153,8 @@ pub struct Section {
     pub baseline: Option<&'static str>,
     /// Whether to add "ideal" = baseline / threads.
     pub ideal: bool,
+    /// Whether to give each row's time per item minus the baseline's.
+    pub overhead: bool,
     pub min_threads: usize,
     pub rounds: usize,
     pub rows: Vec<Row>,
@@ -168,6 +172,7 @@ impl Section {
             item: None,
             baseline: None,
             ideal: false,
+            overhead: false,
             min_threads: 1,
             rounds,
             rows: Vec::new(),
@@ -298,6 +303,13 @@ fn table(section: &Section, only: Option<usize>) -> Table {
             header.push(format!("CPU/{name}"));
         }
     }
+    let overhead = match (per_item, section.baseline) {
+        (Some((name, _)), Some(baseline)) if section.overhead => {
+            header.push(format!("overhead/{name}"));
+            Some(baseline)
+        }
+        _ => None,
+    };
     let allocs = section.rows.iter().any(|r| r.allocations.is_some());
     if let (true, Some((name, _))) = (allocs, section.item) {
         header.push(format!("allocs/{name}"));
@@ -335,6 +347,14 @@ fn table(section: &Section, only: Option<usize>) -> Table {
                 cells.push(format_value(median / count as f64, Unit::Time));
                 if cpu {
                     cells.push(format_value(r.cpu_median() / count as f64, Unit::Time));
+                }
+                if let Some(name) = overhead {
+                    cells.push(match baseline {
+                        Some(b) if r.contender != name => {
+                            format_value((median - b) / count as f64, Unit::Time)
+                        }
+                        _ => String::new(),
+                    });
                 }
             }
             if allocs {
@@ -723,11 +743,15 @@ fn style(lib: Lib, index: usize) -> (&'static str, &'static str) {
     const ZAP: [&str; 4] = ["#1d4ed8", "#0891b2", "#059669", "#4f46e5"];
     const RAYON: [&str; 3] = ["#ea580c", "#d97706", "#b91c1c"];
     const TOKIO: [&str; 2] = ["#9333ea", "#db2777"];
+    const CHILI: [&str; 1] = ["#65a30d"];
+    const FORTE: [&str; 1] = ["#0f766e"];
     const BASE: [&str; 2] = ["#525252", "#a3a3a3"];
     match lib {
         Lib::Zap => (ZAP[index % ZAP.len()], ""),
         Lib::Rayon => (RAYON[index % RAYON.len()], "8 4"),
         Lib::Tokio => (TOKIO[index % TOKIO.len()], "3 3"),
+        Lib::Chili => (CHILI[index % CHILI.len()], "6 2 2 2"),
+        Lib::Forte => (FORTE[index % FORTE.len()], "12 3"),
         Lib::Baseline => (BASE[index % BASE.len()], "1 4"),
     }
 }
@@ -924,7 +948,7 @@ pub fn svg(section: &Section) -> Option<String> {
         escape(&y_label)
     );
     // Lines, markers and the legend.
-    let mut per_lib = [0usize; 4];
+    let mut per_lib = [0usize; 6];
     for (i, (name, lib, points)) in series.iter().enumerate() {
         let slot = &mut per_lib[*lib as usize];
         let (color, dash) = style(*lib, *slot);
