@@ -1,4 +1,5 @@
-//! zap-pool side by side with rayon and tokio.
+//! zap-pool side by side with rayon and tokio (and, summing trees, chili and
+//! forte).
 //!
 //! ```text
 //! cargo bench -p zap-pool-bench --bench pools -- [--threads 1,2] [--workload NAME[,NAME]] [--rounds N]
@@ -8,8 +9,10 @@
 //! Workloads (default: all): quicksort, spawn_many, chained_spawn, fanout,
 //! tree_sum_small and tree_sum_large (`tree_sum` names both: a tree of boxed
 //! nodes summed by a join at every node, against rayon, chili and forte, and
-//! sequentially in both orders), ping_pong, idle, memory, future_spawn,
-//! future_chain, future_ping_pong.
+//! sequentially in both orders), ping_pong, trickle_1ms and trickle_100us
+//! (`trickle` names both: an empty task every 1 ms or 100 µs from outside the
+//! pool; the CPU time each task costs beyond an idle baseline, and its wake
+//! latency), idle, memory, future_spawn, future_chain, future_ping_pong.
 //!
 //! Each round runs every contender of a workload once, in turn (A B C A B C
 //! ...), so that a slow patch of a noisy machine hits them all alike. Per
@@ -22,13 +25,14 @@
 //! `--quick` shrinks every size for a smoke test and writes nothing unless
 //! `--out` says where.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::env;
 use std::io::{BufRead, BufReader, Write as _};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::thread::{self, Thread};
@@ -48,6 +52,8 @@ mod sys;
 mod tasks;
 #[path = "pools/tree.rs"]
 mod tree;
+#[path = "pools/trickle.rs"]
+mod trickle;
 
 // The fork-join forms (`ThreadPool::join`, `zap_pool::join`,
 // `ThreadPool::scope`). To build the benchmark against a zap-pool without
@@ -85,6 +91,7 @@ pub mod names {
     pub const SEQUENTIAL_RIGHT: &str = "sequential right-first";
     pub const CHILI: &str = "chili";
     pub const FORTE: &str = "forte";
+    pub const NO_TASKS: &str = "no tasks (baseline)";
     pub const ZAP: &str = "zap";
     pub const RAYON: &str = "rayon";
     pub const TOKIO: &str = "tokio";
@@ -197,6 +204,8 @@ enum Workload {
     TreeSumSmall,
     TreeSumLarge,
     PingPong,
+    Trickle1ms,
+    Trickle100us,
     Idle,
     Memory,
     FutureSpawn,
@@ -204,7 +213,7 @@ enum Workload {
     FuturePingPong,
 }
 
-const WORKLOADS: [Workload; 12] = [
+const WORKLOADS: [Workload; 14] = [
     Workload::Quicksort,
     Workload::SpawnMany,
     Workload::ChainedSpawn,
@@ -212,6 +221,8 @@ const WORKLOADS: [Workload; 12] = [
     Workload::TreeSumSmall,
     Workload::TreeSumLarge,
     Workload::PingPong,
+    Workload::Trickle1ms,
+    Workload::Trickle100us,
     Workload::Idle,
     Workload::Memory,
     Workload::FutureSpawn,
@@ -229,6 +240,8 @@ impl Workload {
             Workload::TreeSumSmall => "tree_sum_small",
             Workload::TreeSumLarge => "tree_sum_large",
             Workload::PingPong => "ping_pong",
+            Workload::Trickle1ms => "trickle_1ms",
+            Workload::Trickle100us => "trickle_100us",
             Workload::Idle => "idle",
             Workload::Memory => "memory",
             Workload::FutureSpawn => "future_spawn",
@@ -242,6 +255,7 @@ impl Workload {
         let name = name.replace('-', "_");
         match name.as_str() {
             "tree_sum" => Some(vec![Workload::TreeSumSmall, Workload::TreeSumLarge]),
+            "trickle" => Some(vec![Workload::Trickle1ms, Workload::Trickle100us]),
             _ => WORKLOADS
                 .into_iter()
                 .find(|w| w.key() == name)
@@ -267,7 +281,8 @@ usage: cargo bench -p zap-pool-bench --bench pools -- [options]
   --threads N[,N...]     thread counts to sweep (default: available parallelism)
   --workload W[,W...]    quicksort, spawn_many, chained_spawn, fanout,
                          tree_sum (= tree_sum_small,tree_sum_large),
-                         ping_pong, idle, memory, future_spawn,
+                         ping_pong, trickle (= trickle_1ms,trickle_100us),
+                         idle, memory, future_spawn,
                          future_chain, future_ping_pong (default: all;
                          may repeat)
   --rounds N             rounds per workload (default 5; memory runs once)
@@ -377,6 +392,8 @@ pub struct Sizes {
     tree_large_layers: u32,
     ping_hops: usize,
     ping_gap: Duration,
+    /// How long each trickle run submits tasks.
+    trickle_for: Duration,
     idle_window: Duration,
     idle_burst: usize,
     future_spawn: usize,
@@ -396,6 +413,7 @@ impl Sizes {
             tree_large_layers: 24,
             ping_hops: 2_000,
             ping_gap: Duration::from_micros(250),
+            trickle_for: Duration::from_secs(2),
             idle_window: Duration::from_secs(1),
             idle_burst: 100_000,
             future_spawn: 1_000_000,
@@ -415,6 +433,7 @@ impl Sizes {
             tree_large_layers: 18,
             ping_hops: 100,
             ping_gap: Duration::from_micros(250),
+            trickle_for: Duration::from_millis(50),
             idle_window: Duration::from_millis(200),
             idle_burst: 10_000,
             future_spawn: 20_000,
@@ -425,6 +444,21 @@ impl Sizes {
 
     fn fanout_nodes(&self) -> u64 {
         (1u64 << (self.fanout_depth + 1)) - 1
+    }
+
+    /// The trickle of workload `w`: its period, and as many tasks as fit
+    /// in `trickle_for`.
+    fn trickle(&self, w: Workload) -> trickle::Trickle {
+        let period = match w {
+            Workload::Trickle1ms => Duration::from_millis(1),
+            Workload::Trickle100us => Duration::from_micros(100),
+            _ => unreachable!("not a trickle workload"),
+        };
+        let tasks = self.trickle_for.as_nanos() / period.as_nanos();
+        trickle::Trickle {
+            period,
+            tasks: usize::try_from(tasks).expect("a count of tasks"),
+        }
     }
 }
 
@@ -837,6 +871,43 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
             s.metrics = vec![time("p50"), time("p99")];
             s.min_threads = 2;
         }
+        Workload::Trickle1ms | Workload::Trickle100us => {
+            let t = sizes.trickle(w);
+            let period = if t.period >= Duration::from_millis(1) {
+                format!("{} ms", t.period.as_millis())
+            } else {
+                format!("{} µs", t.period.as_micros())
+            };
+            s.title = format!(
+                "{}: an empty task every {period}, {} tasks",
+                w.key(),
+                group(t.tasks as u64)
+            );
+            s.about = format!(
+                "The benchmark's main thread, outside the pool, submits one empty task \
+                 (it notes the time and counts a latch down) every {period} for {secs} \
+                 s: {tasks} tasks, each at an absolute deadline (start + i × {period}), \
+                 so that a late wake-up does not delay the later ones. zap spawn = \
+                 `ThreadPool::spawn`, rayon spawn = rayon's `ThreadPool::spawn`, tokio \
+                 spawn = `Runtime::spawn` of an `async` block on the multi-thread \
+                 runtime. CPU/task: the user + system CPU time of the whole process \
+                 (`getrusage(RUSAGE_SELF)`) from the first submission until {settle} ms \
+                 after the last task ran, minus the same for the baseline, per task. \
+                 The baseline runs the same paced loop for as long and submits \
+                 nothing, the pools built and idle; it runs first in every round, and \
+                 each contender subtracts that round's baseline. Its own row gives its \
+                 CPU time per (empty) tick. The wait of {settle} ms lets every pool \
+                 thread finish what it does after a task, spinning included, and \
+                 sleep: the kernel's count is exact for sleeping threads. p50 and \
+                 p99: the wake latency, from just before a task's submission until \
+                 it starts, median over the rounds of each round's percentile. CPU: \
+                 the whole run, baseline not subtracted.",
+                secs = sizes.trickle_for.as_secs_f64(),
+                tasks = group(t.tasks as u64),
+                settle = trickle::SETTLE.as_millis(),
+            );
+            s.metrics = vec![time("CPU/task"), time("p50"), time("p99")];
+        }
         Workload::Idle => {
             s.title = "idle: CPU use with no work".into();
             s.about = format!(
@@ -1092,6 +1163,43 @@ fn contenders<'a>(
                 }),
                 Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
                     sample(&|| tasks::ping_pong_tokio(pools.tokio(), hops, gap))
+                }),
+            ]
+        }
+        Workload::Trickle1ms | Workload::Trickle100us => {
+            let t = sizes.trickle(w);
+            // The latest baseline run: each round runs it first.
+            let baseline = Rc::new(Cell::new(Duration::ZERO));
+            let per_task = move |cpu: Duration| cpu.as_secs_f64() / t.tasks as f64;
+            let sample = {
+                let baseline = Rc::clone(&baseline);
+                move |o: trickle::Outcome| {
+                    let net = o.elapsed.cpu.as_secs_f64() - baseline.get().as_secs_f64();
+                    Sample::new(&[
+                        net / t.tasks as f64,
+                        o.p50.as_secs_f64(),
+                        o.p99.as_secs_f64(),
+                    ])
+                    .with_cpu(o.elapsed.cpu)
+                }
+            };
+            let idle = move || {
+                let elapsed = t.idle();
+                baseline.set(elapsed.cpu);
+                Sample::new(&[per_task(elapsed.cpu)]).with_cpu(elapsed.cpu)
+            };
+            vec![
+                Contender::new(names::NO_TASKS, Lib::Baseline, idle),
+                Contender::new(names::ZAP_SPAWN, Lib::Zap, {
+                    let sample = sample.clone();
+                    move || sample(trickle::zap(pools.zap(), t))
+                }),
+                Contender::new(names::RAYON_SPAWN, Lib::Rayon, {
+                    let sample = sample.clone();
+                    move || sample(trickle::rayon(pools.rayon(), t))
+                }),
+                Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
+                    sample(trickle::tokio(pools.tokio(), t))
                 }),
             ]
         }

@@ -627,6 +627,39 @@ pub fn targets(sections: &[Section]) -> Vec<Target> {
         );
     }
 
+    for key in ["trickle_1ms", "trickle_100us"] {
+        if let Some((s, t)) = find(sections, key)
+            && let Some(zap) = s.median(names::ZAP_SPAWN, t)
+        {
+            for (peer, goal, most) in [
+                (names::TOKIO_SPAWN, "≤ 1.00x", 1.0),
+                (names::RAYON_SPAWN, "≤ 0.25x", 0.25),
+            ] {
+                if let Some(other) = s.median(peer, t) {
+                    let what = format!("{key}, {t} threads: zap spawn CPU/task / {peer}'s");
+                    let values = format!(
+                        "{} against {}",
+                        format_value(zap, Unit::Time),
+                        format_value(other, Unit::Time)
+                    );
+                    // Net of the baseline, a CPU time can come out at or
+                    // below zero on a noisy machine: no ratio then.
+                    if other > 0.0 {
+                        let r = zap / other;
+                        push(
+                            what,
+                            goal,
+                            format!("{} ({values})", ratio3(r)),
+                            Some(r <= most),
+                        );
+                    } else {
+                        push(what, goal, format!("no ratio ({values})"), None);
+                    }
+                }
+            }
+        }
+    }
+
     if let Some((s, t)) = find(sections, "idle")
         && let Some(r) = s.row(names::ZAP, t)
     {
@@ -1029,7 +1062,7 @@ pub fn write(
     let mut written = Vec::new();
     let m = &context.machine;
     let mut md = String::new();
-    md.push_str("# Benchmarks: zap-pool, rayon and tokio\n\n");
+    md.push_str("# Benchmarks: zap-pool, rayon, tokio, chili and forte\n\n");
     md.push_str(
         "Written by `benches/pools.rs` (`cargo bench -p zap-pool-bench --bench pools`); rerun it \
          rather than edit this file. The numbers are only as good as the quiet of the \
@@ -1079,7 +1112,8 @@ pub fn write(
          C ...), so that a slow spell of the machine hits all of them. Each workload \
          gets fresh pools of the given thread count: zap-pool with `max_threads(n)`, \
          rayon with `num_threads(n)`, tokio's multi-thread runtime with \
-         `worker_threads(n)`; the thread that starts the work only waits. Tables give \
+         `worker_threads(n)`; the thread that starts the work only waits (chili and \
+         forte, in tree_sum only, work on it: see there). Tables give \
          the median and the minimum over the rounds, and *CPU*: the user + system \
          CPU time of the whole process (every pool thread and the caller) over the \
          same timed region, from `getrusage(RUSAGE_SELF)`, median over the rounds. \
