@@ -828,14 +828,14 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  {batch}zap join = `zap_pool::join` inside `ThreadPool::install`; rayon \
                  join = `rayon::join` inside `ThreadPool::install`; chili (0.2.1) = \
                  `Scope::join` on a scope of a pool made by `ThreadPool::with_config` \
-                 with `thread_count` n; forte (1.0.0-alpha.4, the newest release that \
-                 builds with the Rust of this run; later ones need Rust 1.96) = \
-                 `Worker::join` inside `ThreadPool::with_worker` on a static pool \
-                 resized to n − 1 threads, in a child process of the benchmark that \
-                 builds its own copy of the tree (a forte pool cannot be stopped once \
-                 it runs, and its heartbeat thread would tick through the later \
-                 workloads); its CPU time is the child's. chili and forte put the calling thread to \
-                 work as one of their n threads (each also runs a heartbeat thread); \
+                 with `thread_count` n; forte (1.0.0-alpha.4, pinned: later releases \
+                 need Rust 1.96) = `Worker::join` inside `ThreadPool::with_worker` on \
+                 a static pool resized to n − 1 threads, in a child process of the \
+                 benchmark that builds its own copy of the tree (shrinking a running \
+                 forte pool deadlocks, and a pool left running would keep its \
+                 heartbeat thread ticking through the later workloads); its CPU time \
+                 is the child's. chili and forte put the calling thread to work as \
+                 one of their n threads (each also runs a heartbeat thread); \
                  zap-pool and rayon sum on n workers while the caller waits. Every \
                  form gets the left subtree as its first closure: zap-pool and rayon \
                  run that one and offer the right subtree to other threads, chili and \
@@ -1461,7 +1461,7 @@ fn child_memory(args: &[String]) -> ExitCode {
 // ---------------------------------------------------------------------------
 // The tree_sum forte contender's child process.
 //
-// forte (1.0.0-alpha.4) has one static pool that cannot shrink once its
+// A forte (1.0.0-alpha.4) pool is a static, and it cannot shrink once its
 // heartbeat thread runs: `resize` joins that thread while holding the lock
 // the thread needs to see the request, and both wait for ever. A pool left
 // running keeps its heartbeat thread waking every 100 µs, which would show
@@ -1547,7 +1547,7 @@ fn child_forte(args: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (Ok(layers), Ok(reps), Ok(threads)) = parsed else {
+    let (Ok(layers @ 1..), Ok(reps), Ok(threads @ 1..)) = parsed else {
         eprintln!("pools --child-forte: bad arguments {args:?}");
         return ExitCode::FAILURE;
     };
