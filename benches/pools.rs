@@ -1,26 +1,38 @@
-//! zap-pool side by side with rayon and tokio.
+//! zap-pool side by side with rayon and tokio (and, summing trees, chili and
+//! forte).
 //!
 //! ```text
 //! cargo bench -p zap-pool-bench --bench pools -- [--threads 1,2] [--workload NAME[,NAME]] [--rounds N]
 //!                              [--quick] [--out DIR] [--no-write]
 //! ```
 //!
-//! Workloads: quicksort, spawn_many, chained_spawn, fanout, ping_pong, idle,
-//! memory, future_spawn, future_chain, future_ping_pong (default: all). Each round runs every contender of a workload once,
-//! in turn (A B C A B C ...), so that a slow patch of a noisy machine hits
-//! them all alike. Per workload and thread count it prints the median and
-//! minimum over the rounds and the ratio to the best peer (another library's
+//! Workloads (default: all): quicksort, spawn_many, chained_spawn, fanout,
+//! tree_sum_small and tree_sum_large (`tree_sum` names both: a tree of boxed
+//! nodes summed by a join at every node, against rayon, chili and forte, and
+//! sequentially in both orders), ping_pong, trickle_1ms and trickle_100us
+//! (`trickle` names both: an empty task every 1 ms or 100 µs from outside the
+//! pool; the CPU time each task costs beyond an idle baseline, and its wake
+//! latency), idle, memory, future_spawn, future_chain, future_ping_pong.
+//!
+//! Each round runs every contender of a workload once, in turn (A B C A B C
+//! ...), so that a slow patch of a noisy machine hits them all alike. Per
+//! workload and thread count it prints the median and minimum over the
+//! rounds, the median CPU time (user + system, of the whole process, over the
+//! same timed region) and the ratio to the best peer (another library's
 //! fastest form). A full run writes `docs/benchmarks/`: a README with the
 //! machine, the command and one table per workload, and one SVG plot per
 //! workload (the measure against the thread count, one line per form).
 //! `--quick` shrinks every size for a smoke test and writes nothing unless
 //! `--out` says where.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::env;
+use std::io::{BufRead, BufReader, Write as _};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::thread::{self, Thread};
@@ -38,6 +50,10 @@ mod sort;
 mod sys;
 #[path = "pools/tasks.rs"]
 mod tasks;
+#[path = "pools/tree.rs"]
+mod tree;
+#[path = "pools/trickle.rs"]
+mod trickle;
 
 // The fork-join forms (`ThreadPool::join`, `zap_pool::join`,
 // `ThreadPool::scope`). To build the benchmark against a zap-pool without
@@ -47,6 +63,7 @@ mod tasks;
 mod forkjoin;
 
 use report::{Lib, Metric, Row, Sample, Section, Unit};
+use sys::{Elapsed, Stopwatch};
 
 #[global_allocator]
 static ALLOCATOR: sys::CountingAlloc = sys::CountingAlloc;
@@ -70,6 +87,11 @@ pub mod names {
     pub const RAYON_SPAWN: &str = "rayon spawn";
     pub const TOKIO_SPAWN: &str = "tokio spawn";
     pub const SEQUENTIAL: &str = "sequential";
+    pub const SEQUENTIAL_LEFT: &str = "sequential left-first";
+    pub const SEQUENTIAL_RIGHT: &str = "sequential right-first";
+    pub const CHILI: &str = "chili";
+    pub const FORTE: &str = "forte";
+    pub const NO_TASKS: &str = "no tasks (baseline)";
     pub const ZAP: &str = "zap";
     pub const RAYON: &str = "rayon";
     pub const TOKIO: &str = "tokio";
@@ -179,7 +201,11 @@ enum Workload {
     SpawnMany,
     ChainedSpawn,
     Fanout,
+    TreeSumSmall,
+    TreeSumLarge,
     PingPong,
+    Trickle1ms,
+    Trickle100us,
     Idle,
     Memory,
     FutureSpawn,
@@ -187,12 +213,16 @@ enum Workload {
     FuturePingPong,
 }
 
-const WORKLOADS: [Workload; 10] = [
+const WORKLOADS: [Workload; 14] = [
     Workload::Quicksort,
     Workload::SpawnMany,
     Workload::ChainedSpawn,
     Workload::Fanout,
+    Workload::TreeSumSmall,
+    Workload::TreeSumLarge,
     Workload::PingPong,
+    Workload::Trickle1ms,
+    Workload::Trickle100us,
     Workload::Idle,
     Workload::Memory,
     Workload::FutureSpawn,
@@ -207,7 +237,11 @@ impl Workload {
             Workload::SpawnMany => "spawn_many",
             Workload::ChainedSpawn => "chained_spawn",
             Workload::Fanout => "fanout",
+            Workload::TreeSumSmall => "tree_sum_small",
+            Workload::TreeSumLarge => "tree_sum_large",
             Workload::PingPong => "ping_pong",
+            Workload::Trickle1ms => "trickle_1ms",
+            Workload::Trickle100us => "trickle_100us",
             Workload::Idle => "idle",
             Workload::Memory => "memory",
             Workload::FutureSpawn => "future_spawn",
@@ -216,9 +250,17 @@ impl Workload {
         }
     }
 
-    fn parse(name: &str) -> Option<Workload> {
+    /// The workloads a `--workload` name stands for: one, or a family.
+    fn parse(name: &str) -> Option<Vec<Workload>> {
         let name = name.replace('-', "_");
-        WORKLOADS.into_iter().find(|w| w.key() == name)
+        match name.as_str() {
+            "tree_sum" => Some(vec![Workload::TreeSumSmall, Workload::TreeSumLarge]),
+            "trickle" => Some(vec![Workload::Trickle1ms, Workload::Trickle100us]),
+            _ => WORKLOADS
+                .into_iter()
+                .find(|w| w.key() == name)
+                .map(|w| vec![w]),
+        }
     }
 }
 
@@ -238,7 +280,9 @@ usage: cargo bench -p zap-pool-bench --bench pools -- [options]
 
   --threads N[,N...]     thread counts to sweep (default: available parallelism)
   --workload W[,W...]    quicksort, spawn_many, chained_spawn, fanout,
-                         ping_pong, idle, memory, future_spawn,
+                         tree_sum (= tree_sum_small,tree_sum_large),
+                         ping_pong, trickle (= trickle_1ms,trickle_100us),
+                         idle, memory, future_spawn,
                          future_chain, future_ping_pong (default: all;
                          may repeat)
   --rounds N             rounds per workload (default 5; memory runs once)
@@ -283,10 +327,12 @@ fn parse_options(args: Vec<String>) -> Result<Options, String> {
             "--workload" => {
                 let list = value("--workload")?;
                 for name in list.split(',') {
-                    let w = Workload::parse(name.trim())
+                    let family = Workload::parse(name.trim())
                         .ok_or_else(|| format!("unknown workload: {name}"))?;
-                    if !options.workloads.contains(&w) {
-                        options.workloads.push(w);
+                    for w in family {
+                        if !options.workloads.contains(&w) {
+                            options.workloads.push(w);
+                        }
                     }
                 }
                 options.args.extend(["--workload".into(), list]);
@@ -339,8 +385,15 @@ pub struct Sizes {
     spawn_many: usize,
     chain: usize,
     fanout_depth: u32,
+    /// tree_sum_small: the tree's layers, and the sums per sample.
+    tree_small_layers: u32,
+    tree_small_reps: usize,
+    /// tree_sum_large: the tree's layers (one sum per sample).
+    tree_large_layers: u32,
     ping_hops: usize,
     ping_gap: Duration,
+    /// How long each trickle run submits tasks.
+    trickle_for: Duration,
     idle_window: Duration,
     idle_burst: usize,
     future_spawn: usize,
@@ -355,8 +408,12 @@ impl Sizes {
             spawn_many: 1_000_000,
             chain: 1_000_000,
             fanout_depth: 20,
+            tree_small_layers: 10,
+            tree_small_reps: 16_384,
+            tree_large_layers: 24,
             ping_hops: 2_000,
             ping_gap: Duration::from_micros(250),
+            trickle_for: Duration::from_secs(2),
             idle_window: Duration::from_secs(1),
             idle_burst: 100_000,
             future_spawn: 1_000_000,
@@ -371,8 +428,12 @@ impl Sizes {
             spawn_many: 20_000,
             chain: 20_000,
             fanout_depth: 12,
+            tree_small_layers: 10,
+            tree_small_reps: 256,
+            tree_large_layers: 18,
             ping_hops: 100,
             ping_gap: Duration::from_micros(250),
+            trickle_for: Duration::from_millis(50),
             idle_window: Duration::from_millis(200),
             idle_burst: 10_000,
             future_spawn: 20_000,
@@ -383,6 +444,21 @@ impl Sizes {
 
     fn fanout_nodes(&self) -> u64 {
         (1u64 << (self.fanout_depth + 1)) - 1
+    }
+
+    /// The trickle of workload `w`: its period, and as many tasks as fit
+    /// in `trickle_for`.
+    fn trickle(&self, w: Workload) -> trickle::Trickle {
+        let period = match w {
+            Workload::Trickle1ms => Duration::from_millis(1),
+            Workload::Trickle100us => Duration::from_micros(100),
+            _ => unreachable!("not a trickle workload"),
+        };
+        let tasks = self.trickle_for.as_nanos() / period.as_nanos();
+        trickle::Trickle {
+            period,
+            tasks: usize::try_from(tasks).expect("a count of tasks"),
+        }
     }
 }
 
@@ -396,6 +472,7 @@ pub struct Pools {
     zap: Option<ThreadPool>,
     rayon: Option<rayon::ThreadPool>,
     tokio: Option<tokio::runtime::Runtime>,
+    chili: Option<chili::ThreadPool>,
 }
 
 impl Pools {
@@ -424,12 +501,22 @@ impl Pools {
                 .build()
                 .expect("a tokio runtime")
         });
+        // chili counts the calling thread, which works in the pool through
+        // its scope, as one of its threads. (forte's pool runs in a child
+        // process: see `ForteChild`.)
+        let chili = libs.contains(&Lib::Chili).then(|| {
+            chili::ThreadPool::with_config(chili::Config {
+                thread_count: NonZeroUsize::new(threads),
+                ..chili::Config::default()
+            })
+        });
         Pools {
             threads,
             set,
             zap,
             rayon,
             tokio,
+            chili,
         }
     }
 
@@ -439,6 +526,7 @@ impl Pools {
             Lib::Zap => "zap",
             Lib::Rayon => "rayon",
             Lib::Tokio => "tokio",
+            Lib::Chili | Lib::Forte => unreachable!("only the idle workload asks"),
             Lib::Baseline => unreachable!("the baseline has no threads"),
         };
         format!("{name}.{}.", self.set)
@@ -454,6 +542,10 @@ impl Pools {
 
     fn tokio(&self) -> &tokio::runtime::Runtime {
         self.tokio.as_ref().expect("the tokio runtime was built")
+    }
+
+    fn chili(&self) -> &chili::ThreadPool {
+        self.chili.as_ref().expect("the chili pool was built")
     }
 }
 
@@ -570,6 +662,40 @@ impl SortInput {
     }
 }
 
+/// What the workloads read, made once for the whole run: the quicksort
+/// input and the tree_sum trees. The large tree (2^24 − 1 boxed nodes in a
+/// full run, some 512 MiB) takes a while to build; every round, contender
+/// and thread count sums the same one.
+struct Inputs {
+    sort: Option<SortInput>,
+    small_tree: Option<tree::Node>,
+    large_tree: Option<tree::Node>,
+}
+
+impl Inputs {
+    fn new(workloads: &[Workload], sizes: &Sizes) -> Inputs {
+        let sort = workloads
+            .iter()
+            .any(|w| w.needs_sort_input())
+            .then(|| SortInput::new(sizes.quicksort));
+        let tree = |w: Workload, layers: u32| {
+            workloads.contains(&w).then(|| {
+                eprintln!(
+                    "building the {} tree ({} nodes)",
+                    w.key(),
+                    group(tree::nodes(layers))
+                );
+                tree::Node::tree(layers)
+            })
+        };
+        Inputs {
+            sort,
+            small_tree: tree(Workload::TreeSumSmall, sizes.tree_small_layers),
+            large_tree: tree(Workload::TreeSumLarge, sizes.tree_large_layers),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Workloads: what each measures, and its contenders.
 
@@ -590,8 +716,9 @@ impl<'a> Contender<'a> {
     }
 }
 
-fn time(d: Duration) -> Sample {
-    Sample::new(&[d.as_secs_f64()])
+/// A sample whose one metric is the wall-clock time, with its CPU time.
+fn time(e: Elapsed) -> Sample {
+    Sample::new(&[e.wall.as_secs_f64()]).with_cpu(e.cpu)
 }
 
 /// The description and shape of a workload's section of the report.
@@ -662,6 +789,68 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
             s.metrics = vec![time("time")];
             s.item = Some(("node", sizes.fanout_nodes()));
         }
+        Workload::TreeSumSmall | Workload::TreeSumLarge => {
+            let small = w == Workload::TreeSumSmall;
+            let (layers, reps) = if small {
+                (sizes.tree_small_layers, sizes.tree_small_reps)
+            } else {
+                (sizes.tree_large_layers, 1)
+            };
+            let nodes = tree::nodes(layers);
+            s.title = if small {
+                format!(
+                    "tree_sum_small: {} nodes, summed {} times per sample",
+                    group(nodes),
+                    group(reps as u64)
+                )
+            } else {
+                format!("tree_sum_large: {} nodes", group(nodes))
+            };
+            let batch = if small {
+                format!(
+                    "One sum is too short to time: each sample sums the tree {} times \
+                     in a row ({} nodes), inside one entry into the pool (one \
+                     `install`, scope or `with_worker`), and the times are per node. ",
+                    group(reps as u64),
+                    group(nodes * reps as u64)
+                )
+            } else {
+                "Each sample is one sum. ".to_string()
+            };
+            s.about = format!(
+                "A balanced binary tree of {nodes} nodes (`struct Node {{ val: u64, left: \
+                 Option<Box<Node>>, right: Option<Box<Node>> }}`, built once and shared \
+                 by every round and contender), summed by a join at every node, leaves \
+                 included: the benchmark of chili and forte. As there, each node's box is \
+                 allocated after its two subtrees (left, then right): the nodes lie in \
+                 post-order, which a right-first walk reads almost in falling address \
+                 order and a left-first walk does not. \
+                 {batch}zap join = `zap_pool::join` inside `ThreadPool::install`; rayon \
+                 join = `rayon::join` inside `ThreadPool::install`; chili (0.2.1) = \
+                 `Scope::join` on a scope of a pool made by `ThreadPool::with_config` \
+                 with `thread_count` n; forte (1.0.0-alpha.4, pinned: later releases \
+                 need Rust 1.96) = `Worker::join` inside `ThreadPool::with_worker` on \
+                 a static pool resized to n − 1 threads, in a child process of the \
+                 benchmark that builds its own copy of the tree (shrinking a running \
+                 forte pool deadlocks, and a pool left running would keep its \
+                 heartbeat thread ticking through the later workloads); its CPU time \
+                 is the child's. chili and forte put the calling thread to work as \
+                 one of their n threads (each also runs a heartbeat thread); \
+                 zap-pool and rayon sum on n workers while the caller waits. Every \
+                 form gets the left subtree as its first closure: zap-pool and rayon \
+                 run that one and offer the right subtree to other threads, chili and \
+                 forte run the right one and offer the left, so alone they walk the \
+                 tree right first. The two sequential rows are plain recursion in \
+                 either order. overhead/node: time per node minus that of sequential \
+                 left-first (below zero where more threads gain more than the joins \
+                 cost).",
+                nodes = group(nodes),
+            );
+            s.metrics = vec![time("time")];
+            s.item = Some(("node", nodes * reps as u64));
+            s.baseline = Some(names::SEQUENTIAL_LEFT);
+            s.overhead = true;
+        }
         Workload::PingPong => {
             s.title = "ping_pong: wake latency across workers".into();
             s.about = format!(
@@ -674,12 +863,50 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  threads. tokio: a task spawned from a busy worker waits in that \
                  worker's LIFO slot, which no other worker may steal from, so each hop \
                  also spawns an empty task that moves it to the stealable queue and \
-                 wakes an idle worker.",
+                 wakes an idle worker. CPU: the process's CPU time over the whole \
+                 run, every hop and gap included.",
                 hops = group(sizes.ping_hops as u64),
                 gap = sizes.ping_gap.as_micros(),
             );
             s.metrics = vec![time("p50"), time("p99")];
             s.min_threads = 2;
+        }
+        Workload::Trickle1ms | Workload::Trickle100us => {
+            let t = sizes.trickle(w);
+            let period = if t.period >= Duration::from_millis(1) {
+                format!("{} ms", t.period.as_millis())
+            } else {
+                format!("{} µs", t.period.as_micros())
+            };
+            s.title = format!(
+                "{}: an empty task every {period}, {} tasks",
+                w.key(),
+                group(t.tasks as u64)
+            );
+            s.about = format!(
+                "The benchmark's main thread, outside the pool, submits one empty task \
+                 (it notes the time and counts a latch down) every {period} for {secs} \
+                 s: {tasks} tasks, each at an absolute deadline (start + i × {period}), \
+                 so that a late wake-up does not delay the later ones. zap spawn = \
+                 `ThreadPool::spawn`, rayon spawn = rayon's `ThreadPool::spawn`, tokio \
+                 spawn = `Runtime::spawn` of an `async` block on the multi-thread \
+                 runtime. CPU/task: the user + system CPU time of the whole process \
+                 (`getrusage(RUSAGE_SELF)`) from the first submission until {settle} ms \
+                 after the last task ran, minus the same for the baseline, per task. \
+                 The baseline runs the same paced loop for as long and submits \
+                 nothing, the pools built and idle; it runs first in every round, and \
+                 each contender subtracts that round's baseline. Its own row gives its \
+                 CPU time per (empty) tick. The wait of {settle} ms lets every pool \
+                 thread finish what it does after a task, spinning included, and \
+                 sleep: the kernel's count is exact for sleeping threads. p50 and \
+                 p99: the wake latency, from just before a task's submission until \
+                 it starts, median over the rounds of each round's percentile. CPU: \
+                 the whole run, baseline not subtracted.",
+                secs = sizes.trickle_for.as_secs_f64(),
+                tasks = group(t.tasks as u64),
+                settle = trickle::SETTLE.as_millis(),
+            );
+            s.metrics = vec![time("CPU/task"), time("p50"), time("p99")];
         }
         Workload::Idle => {
             s.title = "idle: CPU use with no work".into();
@@ -688,7 +915,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  time that the pool's own threads use during {window} ms with no work \
                  (from `/proc/self/task/*/schedstat`), and their context switches in \
                  that window (each is a sleep or a preemption, so about one per \
-                 wake-up). The goal is zero.",
+                 wake-up). The goal is zero. CPU: what the whole process used in the \
+                 window (the waiting caller included).",
                 burst = group(sizes.idle_burst as u64),
                 window = sizes.idle_window.as_millis(),
             );
@@ -712,7 +940,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  RSS: the child's `VmHWM` after the sort (the input alone is {input} \
                  MiB). allocs/task: heap allocations during the sort, through a \
                  counting global allocator, per task of the sort (per non-empty slice). \
-                 It includes what a pool allocates when it starts its threads.",
+                 It includes what a pool allocates when it starts its threads. CPU: \
+                 the child's CPU time during the sort.",
                 n = group(sizes.quicksort as u64),
                 input = sizes.quicksort * 4 / (1 << 20),
             );
@@ -763,7 +992,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  the ball (an atomic counter) and wakes its partner's registered \
                  waker; latency is from the stamp until the partner's poll sees the \
                  ball. The table gives the median over the rounds of each round's \
-                 median and 99th percentile.",
+                 median and 99th percentile. CPU: the process's CPU time over the \
+                 whole run.",
                 group(sizes.future_hops as u64)
             );
             s.metrics = vec![time("p50"), time("p99")];
@@ -777,19 +1007,19 @@ fn contenders<'a>(
     w: Workload,
     pools: &'a Pools,
     sizes: &'a Sizes,
-    sort_input: Option<&'a SortInput>,
+    inputs: &'a Inputs,
 ) -> Vec<Contender<'a>> {
     match w {
         Workload::Quicksort => {
-            let data = sort_input.expect("quicksort input prepared");
+            let data = inputs.sort.as_ref().expect("quicksort input prepared");
             SortForm::available()
                 .map(|form| {
                     Contender::new(form.name(), form.lib(), move || {
                         let mut buffer = data.buffer.borrow_mut();
                         buffer.copy_from_slice(&data.input);
-                        let start = Instant::now();
+                        let clock = Stopwatch::start();
                         form.run(pools, &mut buffer);
-                        let elapsed = start.elapsed();
+                        let elapsed = clock.stop();
                         assert!(
                             sort::is_sorted_permutation(&buffer),
                             "{} did not sort",
@@ -842,9 +1072,9 @@ fn contenders<'a>(
             let depth = sizes.fanout_depth;
             let leaves = 1u64 << depth;
             let timed = move |f: &dyn Fn() -> u64| {
-                let start = Instant::now();
+                let clock = Stopwatch::start();
                 let counted = f();
-                let elapsed = start.elapsed();
+                let elapsed = clock.stop();
                 assert_eq!(counted, leaves, "the tree lost leaves");
                 time(elapsed)
             };
@@ -862,10 +1092,60 @@ fn contenders<'a>(
             }));
             list
         }
+        Workload::TreeSumSmall | Workload::TreeSumLarge => {
+            let (tree, layers, reps) = if w == Workload::TreeSumSmall {
+                (
+                    &inputs.small_tree,
+                    sizes.tree_small_layers,
+                    sizes.tree_small_reps,
+                )
+            } else {
+                (&inputs.large_tree, sizes.tree_large_layers, 1)
+            };
+            let tree = tree.as_ref().expect("tree_sum tree built");
+            let expected = tree::nodes(layers) * reps as u64;
+            let timed = move |f: &dyn Fn() -> u64| {
+                let clock = Stopwatch::start();
+                let total = f();
+                let elapsed = clock.stop();
+                assert_eq!(total, expected, "a sum missed nodes");
+                time(elapsed)
+            };
+            let mut list = Vec::new();
+            if forkjoin::ENABLED {
+                list.push(Contender::new(names::ZAP_JOIN, Lib::Zap, move || {
+                    timed(&|| forkjoin::tree_sums(pools.zap(), tree, reps))
+                }));
+            }
+            list.extend([
+                Contender::new(names::RAYON_JOIN, Lib::Rayon, move || {
+                    timed(&|| tree::rayon_sums(pools.rayon(), tree, reps))
+                }),
+                Contender::new(names::CHILI, Lib::Chili, move || {
+                    timed(&|| tree::chili_sums(pools.chili(), tree, reps))
+                }),
+                {
+                    let mut child = ForteChild::start(layers, reps, pools.threads);
+                    Contender::new(names::FORTE, Lib::Forte, move || time(child.run()))
+                },
+                Contender::new(names::SEQUENTIAL_LEFT, Lib::Baseline, move || {
+                    timed(&|| tree::repeat(reps, tree, tree::sum_left_first))
+                }),
+                Contender::new(names::SEQUENTIAL_RIGHT, Lib::Baseline, move || {
+                    timed(&|| tree::repeat(reps, tree, tree::sum_right_first))
+                }),
+            ]);
+            list
+        }
         Workload::PingPong => {
             let (hops, gap) = (sizes.ping_hops, sizes.ping_gap);
-            let sample = |r: tasks::PingPongResult| {
-                let mut s = Sample::new(&[r.median.as_secs_f64(), r.p99.as_secs_f64()]);
+            // The CPU time is that of the whole run, every hop included.
+            let sample = |run: &dyn Fn() -> tasks::PingPongResult| {
+                let clock = Stopwatch::start();
+                let r = run();
+                let elapsed = clock.stop();
+                let mut s = Sample::new(&[r.median.as_secs_f64(), r.p99.as_secs_f64()])
+                    .with_cpu(elapsed.cpu);
                 if r.stalled {
                     s.note = Some("a hop was not picked up by an idle worker within 1 s".into());
                 }
@@ -873,16 +1153,53 @@ fn contenders<'a>(
             };
             vec![
                 Contender::new(names::ZAP_SPAWN, Lib::Zap, move || {
-                    sample(tasks::ping_pong_zap(pools.zap(), hops, gap))
+                    sample(&|| tasks::ping_pong_zap(pools.zap(), hops, gap))
                 }),
                 Contender::new(names::ZAP_RAW, Lib::Zap, move || {
-                    sample(tasks::ping_pong_zap_raw(pools.zap(), hops, gap))
+                    sample(&|| tasks::ping_pong_zap_raw(pools.zap(), hops, gap))
                 }),
                 Contender::new(names::RAYON_SPAWN, Lib::Rayon, move || {
-                    sample(tasks::ping_pong_rayon(pools.rayon(), hops, gap))
+                    sample(&|| tasks::ping_pong_rayon(pools.rayon(), hops, gap))
                 }),
                 Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
-                    sample(tasks::ping_pong_tokio(pools.tokio(), hops, gap))
+                    sample(&|| tasks::ping_pong_tokio(pools.tokio(), hops, gap))
+                }),
+            ]
+        }
+        Workload::Trickle1ms | Workload::Trickle100us => {
+            let t = sizes.trickle(w);
+            // The latest baseline run: each round runs it first.
+            let baseline = Rc::new(Cell::new(Duration::ZERO));
+            let per_task = move |cpu: Duration| cpu.as_secs_f64() / t.tasks as f64;
+            let sample = {
+                let baseline = Rc::clone(&baseline);
+                move |o: trickle::Outcome| {
+                    let net = o.elapsed.cpu.as_secs_f64() - baseline.get().as_secs_f64();
+                    Sample::new(&[
+                        net / t.tasks as f64,
+                        o.p50.as_secs_f64(),
+                        o.p99.as_secs_f64(),
+                    ])
+                    .with_cpu(o.elapsed.cpu)
+                }
+            };
+            let idle = move || {
+                let elapsed = t.idle();
+                baseline.set(elapsed.cpu);
+                Sample::new(&[per_task(elapsed.cpu)]).with_cpu(elapsed.cpu)
+            };
+            vec![
+                Contender::new(names::NO_TASKS, Lib::Baseline, idle),
+                Contender::new(names::ZAP_SPAWN, Lib::Zap, {
+                    let sample = sample.clone();
+                    move || sample(trickle::zap(pools.zap(), t))
+                }),
+                Contender::new(names::RAYON_SPAWN, Lib::Rayon, {
+                    let sample = sample.clone();
+                    move || sample(trickle::rayon(pools.rayon(), t))
+                }),
+                Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
+                    sample(trickle::tokio(pools.tokio(), t))
                 }),
             ]
         }
@@ -890,6 +1207,7 @@ fn contenders<'a>(
             let (burst, window) = (sizes.idle_burst, sizes.idle_window);
             let sample = |r: tasks::IdleResult| {
                 Sample::new(&[r.cpu.as_secs_f64(), r.switches as f64, r.threads as f64])
+                    .with_cpu(r.window.cpu)
             };
             let (zap, rayon, tokio) = (
                 pools.thread_prefix(Lib::Zap),
@@ -915,16 +1233,21 @@ fn contenders<'a>(
             ]
         }
         Workload::Memory => {
-            let tasks = sort_input.expect("quicksort input prepared").tasks;
+            let tasks = inputs
+                .sort
+                .as_ref()
+                .expect("quicksort input prepared")
+                .tasks;
             let (n, threads) = (sizes.quicksort, pools.threads);
             SortForm::available()
                 .map(|form| {
                     Contender::new(form.name(), form.lib(), move || {
-                        let (peak_kib, allocs) = memory_child(form, threads, n);
+                        let child = memory_child(form, threads, n);
                         Sample::new(&[
-                            (peak_kib * 1024) as f64,
-                            allocs as f64 / tasks.max(1) as f64,
+                            (child.peak_kib * 1024) as f64,
+                            child.allocations as f64 / tasks.max(1) as f64,
                         ])
+                        .with_cpu(child.cpu)
                     })
                 })
                 .collect()
@@ -953,14 +1276,18 @@ fn contenders<'a>(
         }
         Workload::FuturePingPong => {
             let hops = sizes.future_hops;
-            let sample =
-                |r: futures::PingPong| Sample::new(&[r.p50.as_secs_f64(), r.p99.as_secs_f64()]);
+            let sample = |run: &dyn Fn() -> futures::PingPong| {
+                let clock = Stopwatch::start();
+                let r = run();
+                let elapsed = clock.stop();
+                Sample::new(&[r.p50.as_secs_f64(), r.p99.as_secs_f64()]).with_cpu(elapsed.cpu)
+            };
             vec![
                 Contender::new(names::ZAP_FUTURE, Lib::Zap, move || {
-                    sample(futures::ping_pong_zap(pools.zap(), hops))
+                    sample(&|| futures::ping_pong_zap(pools.zap(), hops))
                 }),
                 Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
-                    sample(futures::ping_pong_tokio(pools.tokio(), hops))
+                    sample(&|| futures::ping_pong_tokio(pools.tokio(), hops))
                 }),
             ]
         }
@@ -1004,6 +1331,8 @@ impl Workload {
             Workload::FutureSpawn | Workload::FutureChain | Workload::FuturePingPong => {
                 &[Lib::Zap, Lib::Tokio]
             }
+            // forte's pool lives in a child process (see `ForteChild`).
+            Workload::TreeSumSmall | Workload::TreeSumLarge => &[Lib::Zap, Lib::Rayon, Lib::Chili],
             _ => &[Lib::Zap, Lib::Rayon, Lib::Tokio],
         }
     }
@@ -1051,9 +1380,18 @@ fn run_rounds(
 // ---------------------------------------------------------------------------
 // The memory workload's child process.
 
-/// Runs one quicksort form in a child process; returns its peak RSS (KiB)
-/// and the heap allocations made during the sort.
-fn memory_child(form: SortForm, threads: usize, n: usize) -> (u64, u64) {
+/// What the memory child measured.
+struct ChildMemory {
+    peak_kib: u64,
+    /// Heap allocations during the sort.
+    allocations: u64,
+    /// The child's CPU time during the sort.
+    cpu: Duration,
+}
+
+/// Runs one quicksort form in a child process; returns its peak RSS, the
+/// heap allocations made during the sort and the CPU time the sort took.
+fn memory_child(form: SortForm, threads: usize, n: usize) -> ChildMemory {
     let exe = env::current_exe().expect("the benchmark's own path");
     let output = Command::new(exe)
         .args([
@@ -1072,13 +1410,19 @@ fn memory_child(form: SortForm, threads: usize, n: usize) -> (u64, u64) {
         stdout,
         String::from_utf8_lossy(&output.stderr)
     );
-    let field = |key: &str| -> u64 {
-        stdout
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix(key)?.parse().ok())
-            .unwrap_or_else(|| panic!("the memory child printed no {key}: {stdout}"))
-    };
-    (field("peak_rss_kib="), field("allocs="))
+    let field = |key: &str| child_field(&stdout, key, "memory");
+    ChildMemory {
+        peak_kib: field("peak_rss_kib="),
+        allocations: field("allocs="),
+        cpu: Duration::from_micros(field("cpu_us=")),
+    }
+}
+
+/// The number after `key` (as `key=123`) in what a child printed.
+fn child_field(text: &str, key: &str, child: &str) -> u64 {
+    text.split_whitespace()
+        .find_map(|word| word.strip_prefix(key)?.parse().ok())
+        .unwrap_or_else(|| panic!("the {child} child printed no {key}: {text}"))
 }
 
 /// The child's side: `--child-memory FORM THREADS N`.
@@ -1097,13 +1441,143 @@ fn child_memory(args: &[String]) -> ExitCode {
     };
     let mut xs = sort::shuffled(n);
     let pools = Pools::new(threads, &[form.lib()]);
-    let ((), allocations) = sys::count_allocations(|| form.run(&pools, &mut xs));
+    let (elapsed, allocations) = sys::count_allocations(|| {
+        let clock = Stopwatch::start();
+        form.run(&pools, &mut xs);
+        clock.stop()
+    });
     if !sort::is_sorted_permutation(&xs) {
         eprintln!("{} did not sort", form.name());
         return ExitCode::FAILURE;
     }
     let peak = sys::peak_rss_kib().unwrap_or(0);
-    println!("peak_rss_kib={peak} allocs={allocations}");
+    println!(
+        "peak_rss_kib={peak} allocs={allocations} cpu_us={}",
+        elapsed.cpu.as_micros()
+    );
+    ExitCode::SUCCESS
+}
+
+// ---------------------------------------------------------------------------
+// The tree_sum forte contender's child process.
+//
+// A forte (1.0.0-alpha.4) pool is a static, and it cannot shrink once its
+// heartbeat thread runs: `resize` joins that thread while holding the lock
+// the thread needs to see the request, and both wait for ever. A pool left
+// running keeps its heartbeat thread waking every 100 µs, which would show
+// in the CPU time of every later workload. So forte runs in a child process
+// per thread count, with its own copy of the tree, and ends with it.
+
+/// A child process that sums its tree with forte, one sample per request.
+struct ForteChild {
+    child: Child,
+    /// Closed on drop: the child's signal to exit.
+    requests: Option<ChildStdin>,
+    replies: BufReader<ChildStdout>,
+}
+
+impl ForteChild {
+    /// Starts the child and waits until it has built its tree of `layers`
+    /// layers and started its pool of `threads` threads.
+    fn start(layers: u32, reps: usize, threads: usize) -> ForteChild {
+        let exe = env::current_exe().expect("the benchmark's own path");
+        let mut child = Command::new(exe)
+            .args([
+                "--child-forte".to_string(),
+                layers.to_string(),
+                reps.to_string(),
+                threads.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the forte child starts");
+        let requests = child.stdin.take();
+        let replies = BufReader::new(child.stdout.take().expect("piped"));
+        let mut forte = ForteChild {
+            child,
+            requests,
+            replies,
+        };
+        let ready = forte.reply();
+        assert_eq!(ready.trim(), "ready", "the forte child did not start");
+        forte
+    }
+
+    fn reply(&mut self) -> String {
+        let mut line = String::new();
+        self.replies
+            .read_line(&mut line)
+            .expect("the forte child replies");
+        line
+    }
+
+    /// One sample, timed by the child: its wall-clock and CPU time.
+    fn run(&mut self) -> Elapsed {
+        let requests = self.requests.as_mut().expect("open until drop");
+        writeln!(requests, "run").expect("the forte child reads");
+        requests.flush().expect("the forte child reads");
+        let reply = self.reply();
+        Elapsed {
+            wall: Duration::from_nanos(child_field(&reply, "wall_ns=", "forte")),
+            cpu: Duration::from_micros(child_field(&reply, "cpu_us=", "forte")),
+        }
+    }
+}
+
+impl Drop for ForteChild {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// The child's side: `--child-forte LAYERS REPS THREADS`. Answers each
+/// `run` line on stdin with one timed sample; exits when stdin closes,
+/// pool and all.
+fn child_forte(args: &[String]) -> ExitCode {
+    let parsed = match args {
+        [layers, reps, threads] => (
+            layers.parse::<u32>(),
+            reps.parse::<usize>(),
+            threads.parse::<usize>(),
+        ),
+        _ => {
+            eprintln!("usage: pools --child-forte LAYERS REPS THREADS");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (Ok(layers @ 1..), Ok(reps), Ok(threads @ 1..)) = parsed else {
+        eprintln!("pools --child-forte: bad arguments {args:?}");
+        return ExitCode::FAILURE;
+    };
+    let tree = tree::Node::tree(layers);
+    let expected = tree::nodes(layers) * reps as u64;
+    // The calling thread works in the pool too: n − 1 more threads.
+    if tree::FORTE.resize_to(threads - 1) != threads - 1 {
+        eprintln!("forte did not start {} threads", threads - 1);
+        return ExitCode::FAILURE;
+    }
+    println!("ready");
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim() != "run" {
+            eprintln!("pools --child-forte: unknown request {line:?}");
+            return ExitCode::FAILURE;
+        }
+        let clock = Stopwatch::start();
+        let total = tree::forte_sums(&tree, reps);
+        let elapsed = clock.stop();
+        if total != expected {
+            eprintln!("forte summed {total}, not {expected}");
+            return ExitCode::FAILURE;
+        }
+        println!(
+            "wall_ns={} cpu_us={}",
+            elapsed.wall.as_nanos(),
+            elapsed.cpu.as_micros()
+        );
+    }
     ExitCode::SUCCESS
 }
 
@@ -1124,8 +1598,10 @@ pub fn group(n: u64) -> String {
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--child-memory") {
-        return child_memory(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--child-memory") => return child_memory(&args[1..]),
+        Some("--child-forte") => return child_forte(&args[1..]),
+        _ => {}
     }
     let options = match parse_options(args) {
         Ok(options) => options,
@@ -1145,11 +1621,7 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let load_at_start = sys::load_average();
-    let sort_input = options
-        .workloads
-        .iter()
-        .any(|w| w.needs_sort_input())
-        .then(|| SortInput::new(sizes.quicksort));
+    let inputs = Inputs::new(&options.workloads, &sizes);
 
     let mut sections: Vec<Section> = options
         .workloads
@@ -1172,7 +1644,7 @@ fn main() -> ExitCode {
             // Fresh pools for each workload: no workload inherits another's
             // warm (or cold) state, and only the pools in use have threads.
             let pools = Pools::new(threads, w.libs());
-            let mut list = contenders(w, &pools, &sizes, sort_input.as_ref());
+            let mut list = contenders(w, &pools, &sizes, &inputs);
             let rows = run_rounds(w, section, threads, &mut list);
             drop(list);
             drop(pools);
@@ -1185,7 +1657,7 @@ fn main() -> ExitCode {
     let targets = report::targets(&sections);
     if !targets.is_empty() {
         println!(
-            "\nTargets (issue 7), at {} threads:",
+            "\nTargets, at {} threads unless a line names another:",
             options.threads.last().expect("one thread count")
         );
         print!("{}", report::targets_text(&targets));

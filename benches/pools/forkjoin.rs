@@ -1,7 +1,9 @@
 //! The forms that use zap-pool's fork-join API: `ThreadPool::join` and
-//! `zap_pool::join` (quicksort and fanout), `ThreadPool::scope` (quicksort).
+//! `zap_pool::join` (quicksort and fanout), `ThreadPool::scope` (quicksort),
+//! `ThreadPool::install` and `zap_pool::join` (tree_sum).
 
 use crate::sort::{LEAF, insertion_sort, split};
+use crate::tree::{self, Node};
 use zap_pool::{Scope, ThreadPool};
 
 /// Whether these forms are built (see the switch in `pools.rs`).
@@ -55,4 +57,18 @@ fn tree(depth: u32) -> u64 {
     }
     let (a, b) = zap_pool::join(|| tree(depth - 1), || tree(depth - 1));
     a + b
+}
+
+/// Sums `tree` `reps` times inside the pool, a `zap_pool::join` at every
+/// node; returns the total.
+pub fn tree_sums(pool: &ThreadPool, tree: &Node, reps: usize) -> u64 {
+    pool.install(|| tree::repeat(reps, tree, tree_sum))
+}
+
+fn tree_sum(node: &Node) -> u64 {
+    let (left, right) = zap_pool::join(
+        || node.left.as_deref().map_or(0, tree_sum),
+        || node.right.as_deref().map_or(0, tree_sum),
+    );
+    node.val + left + right
 }

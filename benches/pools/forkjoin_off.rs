@@ -1,6 +1,7 @@
 //! Stand-ins for `forkjoin.rs` while zap-pool's fork-join API is missing:
 //! the harness leaves these forms out when `ENABLED` is false.
 
+use crate::tree::Node;
 use zap_pool::ThreadPool;
 
 /// Whether the fork-join forms are built (see the switch in `pools.rs`).
@@ -15,5 +16,9 @@ pub fn quicksort_scope(_: &ThreadPool, _: &mut [i32]) {
 }
 
 pub fn fanout_join(_: &ThreadPool, _: u32) -> u64 {
+    unreachable!("fork-join forms are switched off")
+}
+
+pub fn tree_sums(_: &ThreadPool, _: &Node, _: usize) -> u64 {
     unreachable!("fork-join forms are switched off")
 }

@@ -14,10 +14,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::sys::{Elapsed, Stopwatch};
 use zap_pool::ThreadPool;
 
-pub fn spawn_zap(pool: &ThreadPool, n: usize) -> Duration {
-    let start = Instant::now();
+pub fn spawn_zap(pool: &ThreadPool, n: usize) -> Elapsed {
+    let clock = Stopwatch::start();
     let mut handles = Vec::with_capacity(n);
     for _ in 0..n {
         handles.push(
@@ -30,11 +31,11 @@ pub fn spawn_zap(pool: &ThreadPool, n: usize) -> Duration {
             h.await.expect("no panic");
         }
     });
-    start.elapsed()
+    clock.stop()
 }
 
-pub fn spawn_tokio(rt: &tokio::runtime::Runtime, n: usize) -> Duration {
-    let start = Instant::now();
+pub fn spawn_tokio(rt: &tokio::runtime::Runtime, n: usize) -> Elapsed {
+    let clock = Stopwatch::start();
     let mut handles = Vec::with_capacity(n);
     for _ in 0..n {
         handles.push(rt.spawn(async {}));
@@ -44,7 +45,7 @@ pub fn spawn_tokio(rt: &tokio::runtime::Runtime, n: usize) -> Duration {
             h.await.expect("no panic");
         }
     });
-    start.elapsed()
+    clock.stop()
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = usize> + Send>>;
@@ -71,22 +72,22 @@ fn chain_tokio_link(n: usize) -> BoxFuture {
     })
 }
 
-pub fn chain_zap(pool: &ThreadPool, n: usize) -> Duration {
-    let start = Instant::now();
+pub fn chain_zap(pool: &ThreadPool, n: usize) -> Elapsed {
+    let clock = Stopwatch::start();
     let h = pool
         .spawn_future(chain_zap_link(n))
         .expect("the zap pool is running");
     assert_eq!(h.join().expect("no panic"), n, "the chain broke");
-    start.elapsed()
+    clock.stop()
 }
 
-pub fn chain_tokio(rt: &tokio::runtime::Runtime, n: usize) -> Duration {
-    let start = Instant::now();
+pub fn chain_tokio(rt: &tokio::runtime::Runtime, n: usize) -> Elapsed {
+    let clock = Stopwatch::start();
     let got = rt
         .block_on(rt.spawn(chain_tokio_link(n)))
         .expect("no panic");
     assert_eq!(got, n, "the chain broke");
-    start.elapsed()
+    clock.stop()
 }
 
 /// The ball, the two players' wakers, and the latencies.

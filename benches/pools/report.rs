@@ -8,12 +8,15 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lib {
     Zap,
     Rayon,
     Tokio,
+    Chili,
+    Forte,
     /// Not a pool: the sequential run (and the derived ideal).
     Baseline,
 }
@@ -39,6 +42,9 @@ pub const MAX_METRICS: usize = 3;
 /// sample must not allocate, or the counted runs would count it.
 pub struct Sample {
     pub values: [f64; MAX_METRICS],
+    /// The user + system CPU time of the whole process over the timed
+    /// region, in seconds (NaN where not measured).
+    pub cpu: f64,
     pub note: Option<String>,
 }
 
@@ -48,8 +54,15 @@ impl Sample {
         all[..values.len()].copy_from_slice(values);
         Sample {
             values: all,
+            cpu: f64::NAN,
             note: None,
         }
+    }
+
+    /// With the process CPU time of the timed region.
+    pub fn with_cpu(mut self, cpu: Duration) -> Self {
+        self.cpu = cpu.as_secs_f64();
+        self
     }
 }
 
@@ -60,6 +73,8 @@ pub struct Row {
     pub lib: Lib,
     /// One per round.
     pub samples: Vec<[f64; MAX_METRICS]>,
+    /// The process CPU time of each round, in seconds (NaN if not measured).
+    pub cpu: Vec<f64>,
     /// Heap allocations in the counted run, and the items of that run.
     pub allocations: Option<(u64, u64)>,
     pub notes: Vec<String>,
@@ -72,6 +87,7 @@ impl Row {
             contender,
             lib,
             samples: Vec::new(),
+            cpu: Vec::new(),
             allocations: None,
             notes: Vec::new(),
         }
@@ -84,6 +100,7 @@ impl Row {
             self.notes.push(note);
         }
         self.samples.push(sample.values);
+        self.cpu.push(sample.cpu);
     }
 
     fn values(&self, metric: usize) -> Vec<f64> {
@@ -93,12 +110,14 @@ impl Row {
     }
 
     pub fn median(&self, metric: usize) -> f64 {
-        let v = self.values(metric);
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-        }
+        median_of(self.values(metric))
+    }
+
+    /// The median process CPU time over the rounds (NaN if not measured).
+    pub fn cpu_median(&self) -> f64 {
+        let mut values = self.cpu.clone();
+        values.sort_by(f64::total_cmp);
+        median_of(values)
     }
 
     pub fn allocs_per_item(&self) -> Option<f64> {
@@ -108,6 +127,15 @@ impl Row {
 
     pub fn min(&self, metric: usize) -> f64 {
         self.values(metric).first().copied().unwrap_or(f64::NAN)
+    }
+}
+
+/// The median of sorted values (NaN for none).
+fn median_of(v: Vec<f64>) -> f64 {
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 
@@ -125,6 +153,8 @@ pub struct Section {
     pub baseline: Option<&'static str>,
     /// Whether to add "ideal" = baseline / threads.
     pub ideal: bool,
+    /// Whether to give each row's time per item minus the baseline's.
+    pub overhead: bool,
     pub min_threads: usize,
     pub rounds: usize,
     pub rows: Vec<Row>,
@@ -142,6 +172,7 @@ impl Section {
             item: None,
             baseline: None,
             ideal: false,
+            overhead: false,
             min_threads: 1,
             rounds,
             rows: Vec::new(),
@@ -195,12 +226,18 @@ pub fn format_value(value: f64, unit: Unit) -> String {
     if value.is_nan() {
         return "n/a".into();
     }
+    if value < 0.0 {
+        return format!("-{}", format_value(-value, unit));
+    }
     match unit {
         Unit::Time if value == 0.0 => "0".into(),
         Unit::Time if value >= 1.0 => format!("{value:.3} s"),
         Unit::Time if value >= 1e-3 => format!("{:.2} ms", value * 1e3),
         Unit::Time if value >= 1e-6 => format!("{:.1} µs", value * 1e6),
-        Unit::Time => format!("{:.0} ns", value * 1e9),
+        // Times per item can be a few nanoseconds: keep their digits.
+        Unit::Time if value >= 1e-7 => format!("{:.0} ns", value * 1e9),
+        Unit::Time if value >= 1e-8 => format!("{:.1} ns", value * 1e9),
+        Unit::Time => format!("{:.2} ns", value * 1e9),
         Unit::Bytes => format!("{:.1} MiB", value / f64::from(1 << 20)),
         Unit::Count if value.fract() != 0.0 && value.abs() < 10.0 => format!("{value:.2}"),
         Unit::Count => format!("{value:.0}"),
@@ -249,13 +286,30 @@ fn table(section: &Section, only: Option<usize>) -> Table {
     for m in &section.metrics[1..] {
         header.push(format!("{} median", m.label));
     }
+    let cpu = section
+        .rows
+        .iter()
+        .any(|r| r.cpu.iter().any(|c| !c.is_nan()));
+    if cpu {
+        header.push("CPU median".into());
+    }
     let per_item = match section.item {
         Some((name, count)) if first.unit == Unit::Time => Some((name, count)),
         _ => None,
     };
     if let Some((name, _)) = per_item {
         header.push(format!("time/{name}"));
+        if cpu {
+            header.push(format!("CPU/{name}"));
+        }
     }
+    let overhead = match (per_item, section.baseline) {
+        (Some((name, _)), Some(baseline)) if section.overhead => {
+            header.push(format!("overhead/{name}"));
+            Some(baseline)
+        }
+        _ => None,
+    };
     let allocs = section.rows.iter().any(|r| r.allocations.is_some());
     if let (true, Some((name, _))) = (allocs, section.item) {
         header.push(format!("allocs/{name}"));
@@ -286,8 +340,22 @@ fn table(section: &Section, only: Option<usize>) -> Table {
             for (i, m) in section.metrics.iter().enumerate().skip(1) {
                 cells.push(format_value(r.median(i), m.unit));
             }
+            if cpu {
+                cells.push(format_value(r.cpu_median(), Unit::Time));
+            }
             if let Some((_, count)) = per_item {
                 cells.push(format_value(median / count as f64, Unit::Time));
+                if cpu {
+                    cells.push(format_value(r.cpu_median() / count as f64, Unit::Time));
+                }
+                if let Some(name) = overhead {
+                    cells.push(match baseline {
+                        Some(b) if r.contender != name => {
+                            format_value((median - b) / count as f64, Unit::Time)
+                        }
+                        _ => String::new(),
+                    });
+                }
             }
             if allocs {
                 cells.push(
@@ -382,8 +450,8 @@ fn markdown_table(section: &Section) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// Targets: the goals of issue 7, checked against the measured medians at
-// the largest thread count of each workload.
+// Targets: the performance goals, checked against the measured medians at
+// the largest thread count of each workload, or at the one a goal names.
 
 pub struct Target {
     pub what: String,
@@ -446,6 +514,36 @@ pub fn targets(sections: &[Section]) -> Vec<Target> {
             push(
                 format!("quicksort, {t} threads: each form / sequential (for reference)"),
                 &format!("ideal {}", ratio(1.0 / t as f64)),
+                forms.join(", "),
+                None,
+            );
+        }
+        if let Some(seq) = s.row(names::SEQUENTIAL, 2).map(Row::cpu_median) {
+            // The best form, as for the time above: the others add work
+            // of their own (allocations, futures) that one thread pays too.
+            let best = s
+                .rows
+                .iter()
+                .filter(|r| r.threads == 2 && r.lib == Lib::Zap)
+                .map(|r| (r.cpu_median() / seq, r.contender))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((r, form)) = best {
+                push(
+                    "quicksort CPU time, 2 threads: best zap form / sequential".into(),
+                    "≤ 1.05x",
+                    format!("{} ({form})", ratio3(r)),
+                    Some(r <= 1.05),
+                );
+            }
+            let forms: Vec<String> = s
+                .rows
+                .iter()
+                .filter(|r| r.threads == 2 && r.lib != Lib::Baseline)
+                .map(|r| format!("{} {}", r.contender, ratio(r.cpu_median() / seq)))
+                .collect();
+            push(
+                "quicksort CPU time, 2 threads: each form / sequential (for reference)".into(),
+                "for reference",
                 forms.join(", "),
                 None,
             );
@@ -527,6 +625,39 @@ pub fn targets(sections: &[Section]) -> Vec<Target> {
             ratio3(r),
             Some(r <= 1.2),
         );
+    }
+
+    for key in ["trickle_1ms", "trickle_100us"] {
+        if let Some((s, t)) = find(sections, key)
+            && let Some(zap) = s.median(names::ZAP_SPAWN, t)
+        {
+            for (peer, goal, most) in [
+                (names::TOKIO_SPAWN, "≤ 1.00x", 1.0),
+                (names::RAYON_SPAWN, "≤ 0.25x", 0.25),
+            ] {
+                if let Some(other) = s.median(peer, t) {
+                    let what = format!("{key}, {t} threads: zap spawn CPU/task / {peer}'s");
+                    let values = format!(
+                        "{} against {}",
+                        format_value(zap, Unit::Time),
+                        format_value(other, Unit::Time)
+                    );
+                    // Net of the baseline, a CPU time can come out at or
+                    // below zero on a noisy machine: no ratio then.
+                    if other > 0.0 {
+                        let r = zap / other;
+                        push(
+                            what,
+                            goal,
+                            format!("{} ({values})", ratio3(r)),
+                            Some(r <= most),
+                        );
+                    } else {
+                        push(what, goal, format!("no ratio ({values})"), None);
+                    }
+                }
+            }
+        }
     }
 
     if let Some((s, t)) = find(sections, "idle")
@@ -645,11 +776,15 @@ fn style(lib: Lib, index: usize) -> (&'static str, &'static str) {
     const ZAP: [&str; 4] = ["#1d4ed8", "#0891b2", "#059669", "#4f46e5"];
     const RAYON: [&str; 3] = ["#ea580c", "#d97706", "#b91c1c"];
     const TOKIO: [&str; 2] = ["#9333ea", "#db2777"];
+    const CHILI: [&str; 1] = ["#65a30d"];
+    const FORTE: [&str; 1] = ["#0f766e"];
     const BASE: [&str; 2] = ["#525252", "#a3a3a3"];
     match lib {
         Lib::Zap => (ZAP[index % ZAP.len()], ""),
         Lib::Rayon => (RAYON[index % RAYON.len()], "8 4"),
         Lib::Tokio => (TOKIO[index % TOKIO.len()], "3 3"),
+        Lib::Chili => (CHILI[index % CHILI.len()], "6 2 2 2"),
+        Lib::Forte => (FORTE[index % FORTE.len()], "12 3"),
         Lib::Baseline => (BASE[index % BASE.len()], "1 4"),
     }
 }
@@ -846,7 +981,7 @@ pub fn svg(section: &Section) -> Option<String> {
         escape(&y_label)
     );
     // Lines, markers and the legend.
-    let mut per_lib = [0usize; 4];
+    let mut per_lib = [0usize; 6];
     for (i, (name, lib, points)) in series.iter().enumerate() {
         let slot = &mut per_lib[*lib as usize];
         let (color, dash) = style(*lib, *slot);
@@ -927,7 +1062,7 @@ pub fn write(
     let mut written = Vec::new();
     let m = &context.machine;
     let mut md = String::new();
-    md.push_str("# Benchmarks: zap-pool, rayon and tokio\n\n");
+    md.push_str("# Benchmarks: zap-pool, rayon, tokio, chili and forte\n\n");
     md.push_str(
         "Written by `benches/pools.rs` (`cargo bench -p zap-pool-bench --bench pools`); rerun it \
          rather than edit this file. The numbers are only as good as the quiet of the \
@@ -977,15 +1112,21 @@ pub fn write(
          C ...), so that a slow spell of the machine hits all of them. Each workload \
          gets fresh pools of the given thread count: zap-pool with `max_threads(n)`, \
          rayon with `num_threads(n)`, tokio's multi-thread runtime with \
-         `worker_threads(n)`; the thread that starts the work only waits. Tables give \
-         the median and the minimum over the rounds. *vs best peer* divides a form's \
-         median by the best median of the other libraries' forms at the same thread \
-         count: below 1.00x it beat all of them.\n\n",
+         `worker_threads(n)`; the thread that starts the work only waits (chili and \
+         forte, in tree_sum only, work on it: see there). Tables give \
+         the median and the minimum over the rounds, and *CPU*: the user + system \
+         CPU time of the whole process (every pool thread and the caller) over the \
+         same timed region, from `getrusage(RUSAGE_SELF)`, median over the rounds. \
+         For the same work, CPU time beyond the sequential run's is overhead: \
+         scheduling, and threads that spin while they look for work. *vs best peer* divides \
+         a form's median by the best median of the other libraries' forms at the \
+         same thread count: below 1.00x it beat all of them.\n\n",
     );
     if !targets.is_empty() {
         md.push_str(
-            "## Targets\n\nThe goals of issue 7, at the largest thread count of the \
-             run.\n\n| what | goal | measured | met |\n| --- | --- | --- | --- |\n",
+            "## Targets\n\nThe performance goals, at the largest thread count of the \
+             run unless the line names another.\n\n| what | goal | measured | met |\n\
+             | --- | --- | --- | --- |\n",
         );
         for t in targets {
             let met = match t.met {
@@ -1027,15 +1168,16 @@ pub fn write(
     let mut csv = String::from("workload,threads,contender,metric,round,value\n");
     for section in sections {
         for r in &section.rows {
-            for (round, sample) in r.samples.iter().enumerate() {
-                for (m, value) in section.metrics.iter().zip(sample) {
+            for (round, (sample, cpu)) in r.samples.iter().zip(&r.cpu).enumerate() {
+                let cpu = (!cpu.is_nan()).then_some(("CPU", cpu));
+                let metrics = section.metrics.iter().map(|m| m.label).zip(sample);
+                for (label, value) in metrics.chain(cpu) {
                     let _ = writeln!(
                         csv,
-                        "{},{},{},{},{},{value}",
+                        "{},{},{},{label},{},{value}",
                         section.key,
                         r.threads,
                         r.contender,
-                        m.label,
                         round + 1
                     );
                 }

@@ -1,13 +1,15 @@
 //! What the benchmark reads from the process and the machine: a counting
-//! global allocator, the CPU time of a pool's threads, the peak resident set
-//! size, and the facts that describe the machine in the report.
+//! global allocator, the CPU time of the process and of a pool's threads,
+//! the peak resident set size, and the facts that describe the machine in
+//! the report.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::fs;
+use std::mem::MaybeUninit;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The system allocator, plus a count of allocations while counting is on.
 ///
@@ -64,6 +66,60 @@ pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
     let result = f();
     COUNTING.store(false, Ordering::SeqCst);
     (result, ALLOCATIONS.load(Ordering::Relaxed))
+}
+
+/// User plus system CPU time of the whole process so far: every thread, the
+/// running ones and those that have ended (`getrusage(RUSAGE_SELF)`).
+///
+/// Linux scales user and system time so that their sum is the scheduler's
+/// own runtime count, kept in nanoseconds and given here in microseconds.
+/// That count is exact for this thread and for every thread that is asleep;
+/// for a thread running on another CPU at this moment it lags by the time
+/// since that thread's last scheduler tick (at most one tick, 1 to 10 ms).
+pub fn process_cpu() -> Duration {
+    let mut usage = MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `RUSAGE_SELF` is a valid `who`, and `usage` is a writable
+    // `rusage` that the call fills.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage(RUSAGE_SELF) failed");
+    // SAFETY: zeroed (a valid `rusage`: integers only) and filled by the
+    // successful call.
+    let usage = unsafe { usage.assume_init() };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+/// What a timed region took: wall-clock time, and the CPU time that the
+/// whole process (every thread of every pool, and the caller) used in it.
+#[derive(Clone, Copy, Debug)]
+pub struct Elapsed {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// Times a region in wall-clock and process CPU time. Reading the CPU time
+/// is a system call (about a microsecond), made once at each end.
+pub struct Stopwatch {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        let cpu = process_cpu();
+        Stopwatch {
+            wall: Instant::now(),
+            cpu,
+        }
+    }
+
+    pub fn stop(&self) -> Elapsed {
+        let wall = self.wall.elapsed();
+        Elapsed {
+            wall,
+            cpu: process_cpu().saturating_sub(self.cpu),
+        }
+    }
 }
 
 /// CPU use of one thread, at one instant.

@@ -1,12 +1,12 @@
 //! The workloads made of many small tasks: spawn_many, chained_spawn,
 //! fanout (the forms without a fork-join API), ping_pong and idle.
 //!
-//! Each function times one run and returns the elapsed time (or, for
-//! ping_pong and idle, what it measured). Setup that every contender needs
-//! alike (allocating raw tasks, arming a latch) happens before the clock
-//! starts.
+//! Each function times one run and returns the elapsed wall-clock and
+//! process CPU time (or, for ping_pong and idle, what it measured). Setup
+//! that every contender needs alike (allocating raw tasks, arming a latch)
+//! happens before the clock starts.
 
-use crate::sys;
+use crate::sys::{self, Elapsed, Stopwatch};
 use crate::{Latch, Shared};
 use std::hint;
 use std::ptr::NonNull;
@@ -25,15 +25,15 @@ static LATCH: Latch = Latch::new();
 // spawn_many: `count` empty tasks from a thread outside the pool, then wait
 // for all of them. Each task's only work is to count the latch down.
 
-pub fn spawn_many_zap(pool: &ThreadPool, count: usize) -> Duration {
+pub fn spawn_many_zap(pool: &ThreadPool, count: usize) -> Elapsed {
     LATCH.arm(count);
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     for _ in 0..count {
         pool.spawn(|| LATCH.count_down(1))
             .expect("the zap pool is running");
     }
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
 /// Raw tasks for `spawn_many_zap_batch`, allocated once, outside the
@@ -53,9 +53,9 @@ unsafe fn count_down_task(_task: NonNull<Task>) {
 
 /// Links every task of `tasks` into one batch and schedules it with one
 /// call: no allocation at all.
-pub fn spawn_many_zap_batch(pool: &ThreadPool, tasks: &mut [Task]) -> Duration {
+pub fn spawn_many_zap_batch(pool: &ThreadPool, tasks: &mut [Task]) -> Elapsed {
     LATCH.arm(tasks.len());
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     let mut batch = Batch::new();
     for task in tasks.iter_mut() {
         batch.push(task);
@@ -66,42 +66,42 @@ pub fn spawn_many_zap_batch(pool: &ThreadPool, tasks: &mut [Task]) -> Duration {
     // until its callback starts. The callback uses only a static.
     unsafe { pool.schedule(batch) }.expect("the zap pool is running");
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
-pub fn spawn_many_rayon(pool: &rayon::ThreadPool, count: usize) -> Duration {
+pub fn spawn_many_rayon(pool: &rayon::ThreadPool, count: usize) -> Elapsed {
     LATCH.arm(count);
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     for _ in 0..count {
         pool.spawn(|| LATCH.count_down(1));
     }
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
-pub fn spawn_many_tokio(rt: &tokio::runtime::Runtime, count: usize) -> Duration {
+pub fn spawn_many_tokio(rt: &tokio::runtime::Runtime, count: usize) -> Elapsed {
     LATCH.arm(count);
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     for _ in 0..count {
         // The `JoinHandle` is dropped at once: the task runs detached.
         drop(rt.spawn(async { LATCH.count_down(1) }));
     }
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
 // ---------------------------------------------------------------------------
 // chained_spawn: each task spawns the next; the last counts the latch down.
 
-pub fn chain_zap(pool: &ThreadPool, length: usize) -> Duration {
+pub fn chain_zap(pool: &ThreadPool, length: usize) -> Elapsed {
     LATCH.arm(1);
     // The pool outlives the chain: this function waits for its last task.
     let shared = Shared::new(pool);
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     pool.spawn(move || zap_link(shared, length))
         .expect("the zap pool is running");
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
 fn zap_link(pool: Shared<ThreadPool>, left: usize) {
@@ -123,14 +123,14 @@ struct ChainTask {
     pool: *const ThreadPool,
 }
 
-pub fn chain_zap_raw(pool: &ThreadPool, length: usize) -> Duration {
+pub fn chain_zap_raw(pool: &ThreadPool, length: usize) -> Elapsed {
     LATCH.arm(1);
     let mut chain = ChainTask {
         task: Task::new(chain_step),
         left: length,
         pool,
     };
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     let mut batch = Batch::new();
     // SAFETY: `chain` is ours; the pointer covers the whole struct, so the
     // callback may reach its fields.
@@ -141,7 +141,7 @@ pub fn chain_zap_raw(pool: &ThreadPool, length: usize) -> Duration {
     // that outlives the chain, fine to use from any worker.
     unsafe { pool.schedule(batch) }.expect("the zap pool is running");
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
 /// # Safety
@@ -167,12 +167,12 @@ unsafe fn chain_step(task: NonNull<Task>) {
     unsafe { (*pool).schedule(batch) }.expect("a worker's schedule is always accepted");
 }
 
-pub fn chain_rayon(pool: &rayon::ThreadPool, length: usize) -> Duration {
+pub fn chain_rayon(pool: &rayon::ThreadPool, length: usize) -> Elapsed {
     LATCH.arm(1);
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     pool.spawn(move || rayon_link(length));
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
 fn rayon_link(left: usize) {
@@ -184,15 +184,15 @@ fn rayon_link(left: usize) {
     rayon::spawn(move || rayon_link(left - 1));
 }
 
-pub fn chain_tokio(rt: &tokio::runtime::Runtime, length: usize) -> Duration {
+pub fn chain_tokio(rt: &tokio::runtime::Runtime, length: usize) -> Elapsed {
     LATCH.arm(1);
-    let start = Instant::now();
+    let clock = Stopwatch::start();
     {
         let _context = rt.enter();
         tokio_link(length);
     }
     LATCH.wait();
-    start.elapsed()
+    clock.stop()
 }
 
 fn tokio_link(left: usize) {
@@ -479,6 +479,8 @@ pub fn ping_pong_tokio(rt: &tokio::runtime::Runtime, hops: usize, gap: Duration)
 pub struct IdleResult {
     /// CPU time of the pool's threads during the window.
     pub cpu: Duration,
+    /// The window, and what the whole process used in it.
+    pub window: Elapsed,
     /// Their context switches during the window (sleeps and wake-ups).
     pub switches: u64,
     pub threads: usize,
@@ -489,11 +491,14 @@ pub struct IdleResult {
 pub fn idle_after(prefix: &str, window: Duration, burst: impl FnOnce()) -> IdleResult {
     burst();
     let before = sys::threads_cpu(prefix);
+    let clock = Stopwatch::start();
     thread::sleep(window);
+    let elapsed = clock.stop();
     let after = sys::threads_cpu(prefix);
     let used = sys::cpu_since(&before, &after);
     IdleResult {
         cpu: Duration::from_nanos(used.cpu_ns),
+        window: elapsed,
         switches: used.switches,
         threads: after.len(),
     }
