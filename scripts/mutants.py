@@ -873,6 +873,22 @@ MUTATIONS = [
         [("loom", "quiet::a_worker_that_registers_during_a_wait_is_marked"),
          ("shuttle", "quiet::wait_idle_before_the_first_thread_starts")],
     ),
+    (
+        "quiet-guest-leave-relaxed",
+        "ordering: a guest gives its count back Relaxed, so a check that reads 0 releases the waiter without the guest's task's writes",
+        "src/structures/quiet.rs",
+        "        self.guests.fetch_sub(1, Ordering::Release);",
+        "        self.guests.fetch_sub(1, Ordering::Relaxed);",
+        [("loom", "quiet::a_guest_holds_the_waiter_until_its_task_has_run")],
+    ),
+    (
+        "quiet-join-relaxed",
+        "ordering: a worker's join RMW is Relaxed, so a waiter whose swap reads it scans a registry without the worker, which then leaves unmarked",
+        "src/structures/quiet.rs",
+        "        let waiting = self.waiting.fetch_add(0, Ordering::Release) != 0;",
+        "        let waiting = self.waiting.fetch_add(0, Ordering::Relaxed) != 0;",
+        [("loom", "quiet::a_worker_that_registers_during_a_wait_is_marked")],
+    ),
     # --- broadcast (shuttle) ---
     (
         "bc-no-token-pass",

@@ -76,6 +76,7 @@ FILE_TESTS = {
     "scheduler/registry.rs": ["lifecycle", "sync_word"],
     "scheduler/spawn.rs": ["lifecycle"],
     "scheduler/mod.rs": ["lifecycle"],
+    "scheduler/lifecycle.rs": ["lifecycle", "future"],
     "fork_join/scope.rs": ["scope"],
     "fork_join/handle.rs": ["fork_join", "future"],
     "fork_join/join.rs": ["fork_join"],

@@ -271,4 +271,52 @@ CORE = [
          "racing first use, losing CAS's failure ordering Relaxed", "allowed"),
 ]
 
-PATTERNS = RING + RING_FAILED_CAS + JOIN_DEQUE + LOWERING + LATCH + BELL + HAZARD1 + SCOPE + CORE
+def signal(wait_cas, wake_swap, variant, expect, **kw):
+    """`block_on`'s waker (fork_join/future.rs `Signal`): after a round,
+    the caller resets its latch (`x`: SET = 3 to UNSET = 0, a Relaxed
+    store) and announces WAITING (`s`: IDLE = 0 to WAITING = 2, a CAS); a
+    waker swaps NOTIFIED (1) in and, finding WAITING, sets the latch (a CAS
+    from UNSET). Bad: the setter's CAS comes before the reset in the
+    latch's modification order, reads the old SET, and the wake is lost
+    (the reset then leaves the latch unset for ever). Loom cannot show it:
+    its read-modify-writes always read the store that executed last."""
+    return P("i. block_on's latch reset", variant,
+             [f"x.store(0, rlx); w = s.cas(0, 2, {wait_cas}, rlx)",
+              f"r = s.swap(1, {wake_swap}); if r == 2: c = x.cas(0, 1, acq_rel, rlx)"],
+             "w == 0 and r == 2 and c == 3", expect,
+             "src/fork_join/future.rs Signal::wait, Signal::wake_by_ref",
+             init="x=3 s=0", **kw)
+
+
+SIGNAL = [
+    signal("rel", "acq_rel", "shipped", "forbidden",
+           note="the reset happens before the setter's CAS, so the CAS reads it"),
+    signal("rlx", "acq_rel", "announcing CAS Relaxed", "allowed"),
+    signal("rel", "rel", "waker's swap without Acquire", "allowed"),
+]
+
+def countdown(first, last, variant, expect, **kw):
+    """A broadcast job's count (scheduler/broadcast.rs `run_piece`): each
+    piece writes its result (`d0`, `d1`) and gives its count back; the one
+    that brings it to 0 sets the latch, which the broadcaster acquires
+    before it reads every result (`Mutex::into_inner`, which synchronizes
+    with nothing). Here piece 0 finishes first and piece 1 last; the
+    latch's Release/Acquire is folded into piece 1's reads. Loom did not
+    judge it at the bounds it can finish (`docs/weakenings.md`)."""
+    return P("j. broadcast countdown", variant,
+             [f"d0.store(1, rlx); a = rem.fetch_sub(1, {first})",
+              f"d1.store(1, rlx); b = rem.fetch_sub(1, {last}); if b == 1: r = d0.load(rlx)"],
+             "a == 2 and b == 1 and r == 0", expect,
+             "src/scheduler/broadcast.rs Pool::run_piece; src/fork_join/broadcast.rs",
+             init="rem=2", **kw)
+
+
+COUNTDOWN = [
+    countdown("acq_rel", "acq_rel", "shipped", "forbidden",
+              note="the last piece acquires the first one's Release decrement"),
+    countdown("acq", "acq", "decrements without Release", "allowed"),
+    countdown("rel", "rel", "decrements without Acquire", "allowed"),
+]
+
+PATTERNS = (RING + RING_FAILED_CAS + JOIN_DEQUE + LOWERING + LATCH + BELL + HAZARD1 + SCOPE
+            + CORE + SIGNAL + COUNTDOWN)
