@@ -318,5 +318,53 @@ COUNTDOWN = [
     countdown("rel", "rel", "decrements without Acquire", "allowed"),
 ]
 
+def release(first, last, variant, expect, **kw):
+    """The last holder frees (scheduler/lifecycle.rs `Pool::free`, as
+    `Arc::drop`): holder A reads the pool's memory (`d`) and gives its
+    count back; holder B gives the last count back and frees, which here
+    is a write of the freed memory. Bad: A's read sees the free. A load
+    reading a store that comes later in the other thread's program order
+    (load buffering), which loom never explores; the model builds also
+    never free a pool, so no loom test can fail on these orderings."""
+    return P("k. last holder frees", variant,
+             [f"r = d.load(rlx); a = n.fetch_sub(1, {first})",
+              f"b = n.fetch_sub(1, {last}); if b == 1: d.store(9, rlx)"],
+             "a == 2 and b == 1 and r == 9", expect,
+             "src/scheduler/lifecycle.rs Pool::free (keep)",
+             init="n=2 d=1", **kw)
+
+
+RELEASE = [
+    release("acq_rel", "acq_rel", "shipped", "forbidden",
+            note="the free happens after the other holder's read"),
+    release("acq", "acq_rel", "decrement without Release", "allowed"),
+    release("acq_rel", "rel", "last decrement without Acquire", "allowed"),
+]
+
+def drain(shutdown, observe, variant, expect, **kw):
+    """Shutdown publishes the close of the global queue to the drain
+    (scheduler/wake.rs `enter_shutdown` and `wait_idle`'s Acquire load on
+    Shutdown; queue.rs `close`). A producer pushes a task (`q`: 0 to 1, a
+    Release CAS); `shutdown` closes the queue (a Relaxed RMW that sees the
+    push) and moves the word to Shutdown (`s`); a worker that reads
+    Shutdown then probes the queue for its drain (the close is a
+    `fetch_or` of a bit, here a `fetch_add`). Bad: the probe reads the
+    queue from before the push, the worker finds it empty and leaves."""
+    return P("l. shutdown publishes the close", variant,
+             ["p = q.cas(0, 1, rel, rlx)",
+              f"c = q.fetch_add(2, rlx); w = s.cas(0, 1, {shutdown}, rlx)",
+              f"r = s.load({observe}); if r == 1: v = q.load(acq)"],
+             "p == 0 and c == 1 and w == 0 and r == 1 and v == 0", expect,
+             "src/scheduler/wake.rs Pool::enter_shutdown, Pool::wait_idle; src/structures/queue.rs close",
+             init="q=0 s=0", **kw)
+
+
+DRAIN = [
+    drain("acq_rel", "acq", "shipped", "forbidden",
+          note="the worker's Acquire of Shutdown orders the close, and the push it saw, before the probe"),
+    drain("acq", "acq", "shutdown CAS without Release", "allowed"),
+    drain("acq_rel", "rlx", "worker's Shutdown load Relaxed", "allowed"),
+]
+
 PATTERNS = (RING + RING_FAILED_CAS + JOIN_DEQUE + LOWERING + LATCH + BELL + HAZARD1 + SCOPE
-            + CORE + SIGNAL + COUNTDOWN)
+            + CORE + SIGNAL + COUNTDOWN + RELEASE + DRAIN)
