@@ -218,9 +218,11 @@ impl Pool {
     unsafe fn run_piece(job: *const Job, index: usize) {
         // SAFETY: alive (contract) until the count below reaches zero.
         unsafe { (*(*job).piece)(index) };
-        // AcqRel: Release publishes this piece's results to the last one;
-        // Acquire lets the last one carry every piece's results on through
-        // the latch's Release to the broadcaster.
+        // AcqRel: Release publishes this piece's writes (its result among
+        // them: the broadcaster takes the results with `into_inner`, which
+        // synchronizes with nothing) to the last one; Acquire lets the last
+        // one carry every piece's writes on through the latch's Release to
+        // the broadcaster (`docs/memory-model.md`, pattern j).
         // SAFETY: alive until this RMW (contract).
         if unsafe { (*job).remaining.fetch_sub(1, Ordering::AcqRel) } == 1 {
             // SAFETY: the broadcaster waits for this very latch, so the job
