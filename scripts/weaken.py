@@ -69,7 +69,7 @@ FILE_TESTS = {
     "structures/event.rs": ["event", "lifecycle", "sync_word"],
     "structures/bell.rs": ["bell", "latch"],
     "structures/latch.rs": ["latch", "scope", "fork_join"],
-    "structures/queue.rs": ["queue", "sync_word"],
+    "structures/queue.rs": ["queue", "sync_word", "quiet"],
     "structures/buffer.rs": ["buffer"],
     "structures/join_deque.rs": ["join_deque", "fork_join"],
     "scheduler/wake.rs": ["sync_word", "lifecycle", "fork_join"],
@@ -179,7 +179,7 @@ def table_rows():
     if not os.path.exists(TABLE):
         return rows
     for line in open(TABLE):
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        cells = atomic_sites.cells_of(line)
         if len(cells) >= 4 and cells[0].startswith("`") and ":" in cells[0]:
             rows[cells[0].strip("`")] = (cells[2], cells[3])
     return rows
@@ -297,7 +297,10 @@ def run_one(w):
             timeouts.append(mod)
         elif code != 0:
             failed = re.findall(r"^    (\S+)$", out.split("failures:")[-1], re.M) if "failures:" in out else []
-            killed.extend(failed or [mod])
+            # A test that aborts the process (a panic while panicking)
+            # leaves no summary: name the threads that panicked.
+            panicked = sorted(set(re.findall(r"^thread '(" + mod + r"::\w+)' \(\d+\) panicked", out, re.M)))
+            killed.extend(failed or panicked or [mod])
     verdict = "KILLED" if killed else ("TIMEOUT" if timeouts else "SURVIVED")
     return {"verdict": verdict, "tests": killed or timeouts, "secs": round(total, 1)}
 
