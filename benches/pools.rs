@@ -192,6 +192,21 @@ impl<T> Shared<T> {
     }
 }
 
+/// The median and the 99th percentile of latencies recorded in
+/// nanoseconds (the nearest rank), read after the run that wrote them.
+pub fn p50_p99(latencies: &[std::sync::atomic::AtomicU64]) -> (Duration, Duration) {
+    let mut sorted: Vec<u64> = latencies
+        .iter()
+        .map(|l| l.load(Ordering::Relaxed))
+        .collect();
+    sorted.sort_unstable();
+    let at = |q: f64| {
+        let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+        Duration::from_nanos(sorted[i])
+    };
+    (at(0.5), at(0.99))
+}
+
 // ---------------------------------------------------------------------------
 // Options and sizes.
 

@@ -59,6 +59,24 @@ impl Shared {
         self.quiet
             .wait_register(latch, &|f| self.scan(f), &self.global);
     }
+
+    /// The waiter's side: registers, runs `registered`, labels whether the
+    /// registration's own check released it (`[early, late]`), then waits
+    /// and reads the task's result, which must be there and visible.
+    fn wait_for_the_task(
+        &self,
+        o: &Outcomes,
+        labels: [&'static str; 2],
+        registered: impl FnOnce(),
+    ) {
+        let latch = Latch::new();
+        self.register(&latch);
+        registered();
+        o.hit(if latch.probe() { labels[0] } else { labels[1] });
+        latch.wait();
+        self.result
+            .with(|v| assert_eq!(unsafe { *v }, 7, "released before the task ran"));
+    }
 }
 
 // SAFETY: `result` is written by the runner and read by the waiter after
@@ -120,17 +138,11 @@ fn the_waiter_is_released_only_when_the_task_has_run() {
         let r = registered.clone();
         let o2 = o.clone();
         let waiter = thread::spawn(move || {
-            let latch = Latch::new();
-            s.register(&latch);
-            r.store(true, Ordering::Relaxed);
-            o2.hit(if latch.probe() {
-                "set during registration"
-            } else {
-                "set by a deactivation"
-            });
-            latch.wait();
-            s.result
-                .with(|v| assert_eq!(unsafe { *v }, 7, "released before the task ran"));
+            s.wait_for_the_task(
+                &o2,
+                ["set during registration", "set by a deactivation"],
+                || r.store(true, Ordering::Relaxed),
+            );
         });
         runner.join().unwrap();
         bystander.join().unwrap();
@@ -214,16 +226,14 @@ fn a_guest_holds_the_waiter_until_its_task_has_run() {
         let s = shared.clone();
         let o2 = o.clone();
         let waiter = thread::spawn(move || {
-            let latch = Latch::new();
-            s.register(&latch);
-            o2.hit(if latch.probe() {
-                "released by the waiter's check"
-            } else {
-                "released by the guest's check"
-            });
-            latch.wait();
-            s.result
-                .with(|v| assert_eq!(unsafe { *v }, 7, "released before the guest's task ran"));
+            s.wait_for_the_task(
+                &o2,
+                [
+                    "released by the waiter's check",
+                    "released by the guest's check",
+                ],
+                || (),
+            );
         });
         guest.join().unwrap();
         waiter.join().unwrap();

@@ -336,19 +336,10 @@ impl PingPong {
         while self.finished.load(Ordering::Acquire) < self.hops + 1 {
             thread::yield_now();
         }
-        let mut latencies: Vec<u64> = self
-            .latencies
-            .iter()
-            .map(|l| l.load(Ordering::Relaxed))
-            .collect();
-        latencies.sort_unstable();
-        let at = |q: f64| {
-            let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-            Duration::from_nanos(latencies[i])
-        };
+        let (median, p99) = crate::p50_p99(&self.latencies);
         PingPongResult {
-            median: at(0.5),
-            p99: at(0.99),
+            median,
+            p99,
             stalled: self.stalled.load(Ordering::Relaxed),
         }
     }

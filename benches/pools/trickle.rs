@@ -113,21 +113,8 @@ impl Trickle {
         run.latch.wait();
         thread::sleep(SETTLE);
         let elapsed = clock.stop();
-        let mut latencies: Vec<u64> = run
-            .latencies
-            .iter()
-            .map(|l| l.load(Ordering::Relaxed))
-            .collect();
-        latencies.sort_unstable();
-        let at = |q: f64| {
-            let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-            Duration::from_nanos(latencies[i])
-        };
-        Outcome {
-            elapsed,
-            p50: at(0.5),
-            p99: at(0.99),
-        }
+        let (p50, p99) = crate::p50_p99(&run.latencies);
+        Outcome { elapsed, p50, p99 }
     }
 }
 
