@@ -200,9 +200,11 @@ fn every_registered_waiter_is_released() {
 /// `WAITING` must release that decrement to a waiter whose registration
 /// swap reads it (or the waiter's check reads a stale count, fails, and
 /// nobody checks again: a loom deadlock).
-/// Kills (generated weakenings, `docs/weakenings.md`): `guest_leave`'s
-/// `guests.fetch_sub` Release -> Relaxed, its `waiting.fetch_add` AcqRel ->
-/// Acquire.
+/// Kills: `quiet-guest-leave-relaxed`; and of the generated weakenings
+/// (`docs/weakenings.md`) `guest_leave`'s `guests.fetch_sub` and
+/// `waiting.fetch_add` Release -> Relaxed, `wait_register`'s swap
+/// Acquire -> Relaxed, and the check's second `guests` read Acquire ->
+/// Relaxed.
 #[test]
 fn a_guest_holds_the_waiter_until_its_task_has_run() {
     let outcomes = Outcomes::new(&[
@@ -270,9 +272,9 @@ impl Late {
 /// acquire it: the scan then misses the worker, which leaves without a
 /// check, and the waiter is released while the task runs (or waits
 /// forever: a loom deadlock).
-/// Kills (generated weakenings, `docs/weakenings.md`): `join`'s
-/// `waiting.fetch_add` Release -> Relaxed, `wait_register`'s
-/// `waiting.swap` AcqRel -> Release.
+/// Kills: `quiet-join-relaxed`, `quiet-join-no-mark`; and of the generated
+/// weakenings (`docs/weakenings.md`) `join`'s `waiting.fetch_add` Release
+/// -> Relaxed and `wait_register`'s swap Acquire -> Relaxed.
 #[test]
 fn a_worker_that_registers_during_a_wait_is_marked() {
     let outcomes = Outcomes::new(&[
