@@ -736,6 +736,16 @@ fn time(e: Elapsed) -> Sample {
     Sample::new(&[e.wall.as_secs_f64()]).with_cpu(e.cpu)
 }
 
+/// Times `f`, which returns a count, and checks the count: a sample as
+/// [`time`]'s.
+fn time_counted(f: &dyn Fn() -> u64, expected: u64, lost: &str) -> Sample {
+    let clock = Stopwatch::start();
+    let counted = f();
+    let elapsed = clock.stop();
+    assert_eq!(counted, expected, "{lost}");
+    time(elapsed)
+}
+
 /// The description and shape of a workload's section of the report.
 fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
     let time = |label| Metric {
@@ -1086,13 +1096,7 @@ fn contenders<'a>(
         Workload::Fanout => {
             let depth = sizes.fanout_depth;
             let leaves = 1u64 << depth;
-            let timed = move |f: &dyn Fn() -> u64| {
-                let clock = Stopwatch::start();
-                let counted = f();
-                let elapsed = clock.stop();
-                assert_eq!(counted, leaves, "the tree lost leaves");
-                time(elapsed)
-            };
+            let timed = move |f: &dyn Fn() -> u64| time_counted(f, leaves, "the tree lost leaves");
             let mut list = Vec::new();
             if forkjoin::ENABLED {
                 list.push(Contender::new(names::ZAP_JOIN, Lib::Zap, move || {
@@ -1119,13 +1123,7 @@ fn contenders<'a>(
             };
             let tree = tree.as_ref().expect("tree_sum tree built");
             let expected = tree::nodes(layers) * reps as u64;
-            let timed = move |f: &dyn Fn() -> u64| {
-                let clock = Stopwatch::start();
-                let total = f();
-                let elapsed = clock.stop();
-                assert_eq!(total, expected, "a sum missed nodes");
-                time(elapsed)
-            };
+            let timed = move |f: &dyn Fn() -> u64| time_counted(f, expected, "a sum missed nodes");
             let mut list = Vec::new();
             if forkjoin::ENABLED {
                 list.push(Contender::new(names::ZAP_JOIN, Lib::Zap, move || {
