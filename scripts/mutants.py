@@ -1087,7 +1087,9 @@ def fresh_copy(copy=COPY):
         shutil.copy(os.path.join(ROOT, rel), dst)
 
 
-def cargo(tool, args, timeout):
+def cargo(tool, args, timeout, copy=COPY, target=TARGET):
+    """Runs `tool`'s test binary in the scratch copy `copy` (also used by
+    scripts/weaken.py, with its own copy and target directory)."""
     env = dict(os.environ)
     env.pop("LOOM_MAX_PREEMPTIONS", None)
     env.update(TOOLS[tool]["env"])
@@ -1096,13 +1098,13 @@ def cargo(tool, args, timeout):
     # builds without debug info, so that a mutation rebuilds only what it
     # changed (seconds, not the ~40 s of a full release build of the crate
     # and its test binary).
-    env["CARGO_TARGET_DIR"] = os.path.join(TARGET, TOOLS[tool]["target"])
+    env["CARGO_TARGET_DIR"] = os.path.join(target, TOOLS[tool]["target"])
     env["CARGO_PROFILE_RELEASE_INCREMENTAL"] = "true"
     env["CARGO_PROFILE_RELEASE_DEBUG"] = "0"
     cmd = ["cargo", "test", "--release", "--test", TOOLS[tool]["target"]] + args
     start = time.time()
     try:
-        proc = subprocess.run(cmd, cwd=COPY, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
         return proc.returncode, time.time() - start, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired:
         return None, time.time() - start, ""

@@ -47,13 +47,11 @@ part of `.ci/run`, which runs `--check` (every weakening has a row in
 import json
 import os
 import re
-import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import atomic_sites  # noqa: E402  (the site scanner this script shares)
-import mutants  # noqa: E402  (its scratch copy)
+import mutants  # noqa: E402  (its scratch copy and its cargo runner)
 
 ROOT = atomic_sites.ROOT
 SRC = atomic_sites.SRC
@@ -243,6 +241,9 @@ def check():
         if ident not in ids:
             print(f"row names no weakening: {ident}")
             bad += 1
+    for rel in unlisted_files():
+        print(f"no loom tests are listed for {rel}: add it to FILE_TESTS")
+        bad += 1
     killed = sum(1 for w in all_w if rows.get(w["id"], ("",))[0] == "killed")
     explained = sum(1 for w in all_w if rows.get(w["id"], ("",))[0] == "explained")
     print(f"{len(all_w)} weakening(s): {killed} killed, {explained} explained, {bad} problem(s)")
@@ -254,27 +255,18 @@ def fresh_copy():
 
 
 def cargo(args, timeout):
-    env = dict(os.environ)
-    env.update({"LOOM_MAX_PREEMPTIONS": "2", "RUSTFLAGS": "--cfg loom -C debug-assertions",
-                "CARGO_TARGET_DIR": TARGET,
-                # Incremental, without debug info: a weakening rebuilds only
-                # what it changed (seconds, not a whole release build).
-                "CARGO_PROFILE_RELEASE_INCREMENTAL": "true",
-                "CARGO_PROFILE_RELEASE_DEBUG": "0"})
-    cmd = ["cargo", "test", "--release", "--test", "loom_tests"] + args
-    start = time.time()
-    try:
-        proc = subprocess.run(cmd, cwd=COPY, env=env, capture_output=True, text=True,
-                              timeout=timeout)
-        return proc.returncode, time.time() - start, proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired:
-        return None, time.time() - start, ""
+    """The loom test binary in the scratch copy, built as
+    scripts/mutants.sh builds it (incremental release, no debug info)."""
+    return mutants.cargo("loom", args, timeout, copy=COPY, target=TARGET)
+
+
+def unlisted_files():
+    """The files with weakenings but no entry in FILE_TESTS."""
+    return sorted({w["file"] for w in weakenings()} - set(FILE_TESTS))
 
 
 def modules_of(rel):
-    mods = FILE_TESTS.get(rel)
-    if mods is None:
-        sys.exit(f"no loom tests are listed for {rel}: add it to FILE_TESTS")
+    mods = FILE_TESTS[rel]
     present = set(os.path.splitext(f)[0] for f in os.listdir(os.path.join(COPY, "loom_tests")))
     return [m for m in mods if m in present]
 
@@ -372,6 +364,8 @@ def main(argv):
     selected = [w for w in weakenings()
                 if (not wanted or w["id"] in wanted)
                 and (not files or any(w["file"].endswith(f) for f in files))]
+    if unlisted_files():
+        sys.exit(f"no loom tests are listed for {', '.join(unlisted_files())}: add them to FILE_TESTS")
     done = load_results() if "--resume" in argv else {}
     os.makedirs(WORK, exist_ok=True)
     if "--resume" not in argv and not wanted and not files and os.path.exists(RESULTS):
