@@ -42,6 +42,16 @@ impl Shared {
         })
     }
 
+    /// The state of every scenario that waits for a task: one task,
+    /// accepted (queued in the global queue) before any thread starts.
+    fn with_a_queued_task() -> Arc<Self> {
+        let tasks = Tasks::new(1);
+        tasks.publish(0);
+        let shared = Self::new(tasks.clone());
+        assert!(shared.global.push(tasks.batch(&[0])).is_ok());
+        shared
+    }
+
     fn scan(&self, f: &mut dyn FnMut(&Presence)) {
         self.presences.iter().for_each(f);
     }
@@ -106,10 +116,7 @@ fn the_waiter_is_released_only_when_the_task_has_run() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(1);
-        tasks.publish(0);
-        let shared = Shared::new(tasks.clone());
-        assert!(shared.global.push(tasks.batch(&[0])).is_ok());
+        let shared = Shared::with_a_queued_task();
         // A ghost (outside the model): whether the waiter had registered
         // when the task ran. Labels outcomes only.
         let registered = Arc::new(AtomicBool::new(false));
@@ -207,16 +214,14 @@ fn every_registered_waiter_is_released() {
 /// Relaxed.
 #[test]
 fn a_guest_holds_the_waiter_until_its_task_has_run() {
-    let outcomes = Outcomes::new(&[
+    const RELEASED: [&str; 2] = [
         "released by the waiter's check",
         "released by the guest's check",
-    ]);
+    ];
+    let outcomes = Outcomes::new(&RELEASED);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(1);
-        tasks.publish(0);
-        let shared = Shared::new(tasks.clone());
-        assert!(shared.global.push(tasks.batch(&[0])).is_ok());
+        let shared = Shared::with_a_queued_task();
         let s = shared.clone();
         let guest = thread::spawn(move || {
             s.quiet.guest_enter();
@@ -228,14 +233,7 @@ fn a_guest_holds_the_waiter_until_its_task_has_run() {
         let s = shared.clone();
         let o2 = o.clone();
         let waiter = thread::spawn(move || {
-            s.wait_for_the_task(
-                &o2,
-                [
-                    "released by the waiter's check",
-                    "released by the guest's check",
-                ],
-                || (),
-            );
+            s.wait_for_the_task(&o2, RELEASED, || ());
         });
         guest.join().unwrap();
         waiter.join().unwrap();
@@ -283,13 +281,10 @@ fn a_worker_that_registers_during_a_wait_is_marked() {
     ]);
     let o = outcomes.clone();
     let iterations = model(move || {
-        let tasks = Tasks::new(1);
-        tasks.publish(0);
         let late = Arc::new(Late {
-            shared: Shared::new(tasks.clone()),
+            shared: Shared::with_a_queued_task(),
             registered: AtomicUsize::new(0),
         });
-        assert!(late.shared.global.push(tasks.batch(&[0])).is_ok());
         // A ghost (outside the model): whether a scan of the waiter's found
         // the worker.
         let found = Arc::new(AtomicBool::new(false));
