@@ -95,8 +95,8 @@ MUTATIONS = [
         "notify-fence-removed",
         "hazard 1: no SeqCst fence between the push and the fast-path read of `notified`",
         "src/scheduler/wake.rs",
-        "            fence(Ordering::SeqCst);\n            let sync = self.sync_word(Ordering::Relaxed);\n",
-        "            let sync = self.sync_word(Ordering::Relaxed);\n",
+        "        fence(Ordering::SeqCst);\n        let sync = self.sync_word(Ordering::Relaxed);\n",
+        "        let sync = self.sync_word(Ordering::Relaxed);\n",
         [("loom", "sync_word::a_pushed_task_is_always_found")],
     ),
     (
@@ -106,6 +106,22 @@ MUTATIONS = [
         "                        fence(Ordering::SeqCst);\n                        return Ok(",
         "                        return Ok(",
         [("loom", "sync_word::a_pushed_task_is_always_found")],
+    ),
+    (
+        "hand-on-ignores-more",
+        "a waking thread that found work gives its role up, waking nobody, though it saw more work",
+        "src/scheduler/wake.rs",
+        "            let action = if is_waking && !more && !sync.notified() {",
+        "            let action = if is_waking && !sync.notified() {",
+        [("loom", "sync_word::a_waking_worker_wakes_the_next_when_more_work_waits")],
+    ),
+    (
+        "hand-on-ignores-notified",
+        "a waking thread that saw no more work gives its role up though a notification was posted while it was waking",
+        "src/scheduler/wake.rs",
+        "            let action = if is_waking && !more && !sync.notified() {",
+        "            let action = if is_waking && !more {",
+        [("loom", "sync_word::a_waking_worker_wakes_the_next_when_more_work_waits")],
     ),
     (
         "join-fast-path",

@@ -155,7 +155,7 @@ byte spurious_left = SPURIOUS;
 
 /* The locals every thread's inlines use. */
 #define LOCALS \
-    bool nw, nf, can_wake, wake_idle, pre, woke, ew_done, got, pushed, child, last, is_waking, is_idle; \
+    bool nw, nf, can_wake, wake_idle, pre, woke, ew_done, got, pushed, child, last, is_waking, is_idle, more; \
     byte action, res, acq, ev_old, take, v, remaining, old_st, nxt, visits, target, first
 
 #define A_NONE  0
@@ -411,7 +411,14 @@ inline spawn_worker() {
 /* notify / wait (src/scheduler/wake.rs)                               */
 /* ------------------------------------------------------------------ */
 
+/* A waking caller (nw) is Pool::hand_on(more): `more` is its look at the
+ * queues, a hint taken without ordering, so the model lets it be either
+ * value whatever the queues hold. */
 inline notify_slow() {
+    if
+    :: nw -> if :: more = true :: more = false fi
+    :: else
+    fi;
     atomic {
         PA;
         action = A_NONE;
@@ -423,6 +430,9 @@ inline notify_slow() {
             :: else
             fi;
             can_wake = nw || st == PENDING;
+            if
+            :: nw && !more && !notified -> st = PENDING   /* role given up */
+            :: else ->
             if
             :: can_wake && idle > 0 ->
                 notified = true; st = SIGNALED; action = A_WAKE
@@ -438,6 +448,7 @@ inline notify_slow() {
                     fi
                 fi
             fi
+            fi
         fi;
         /* a waking caller hands the role on or gives it up here (after
          * Shutdown it no longer matters) */
@@ -445,7 +456,7 @@ inline notify_slow() {
         :: nw -> wakers--; nw = false
         :: else
         fi;
-        can_wake = false;
+        can_wake = false; more = false;
         assert(SYNC_INV)
     }
     if

@@ -287,7 +287,7 @@ byte refs = 2;              /* scenario 4: references to the ThreadPool */
 #define LOCALS \
     byte cur_pool = NOPOOL, cur_ring; bool cur_reg; \
     bool got, pushed, took, nw, nf, canw, pre, woke, ab, ok, last, chg, \
-         is_idle, isw0, bc; \
+         is_idle, isw0, bc, more; \
     byte tk, tk1, tk2, visits, v, action, rem, oldst, wres, acq, ewd, \
          lold, i, k, cnt, first, nxt, bst, bsp; \
     byte t_0, t_1, t_2, tv_0, tv_1, tv_2, wl_0, wl_1, wl_2, wj_0, wj_1, wj_2, \
@@ -637,6 +637,12 @@ inline spawn_worker(p) {
 /* notify_slow(p, is_waking = nw); after shutdown it rings the bell (a
  * worker waiting inside a task may sleep there, in wait_after_shutdown) */
 inline notify_slow(p) {
+    /* a waking caller (nw) is Pool::hand_on(more): its look at the queues
+     * is a hint taken without ordering, so either value */
+    if
+    :: nw -> if :: more = true :: more = false fi
+    :: else
+    fi;
     d_step {
         PA(p);
         action = A_NONE;
@@ -654,6 +660,9 @@ inline notify_slow(p) {
             fi;
             canw = nw || st[p] == PENDING;
             if
+            :: nw && !more && !notified[p] -> st[p] = PENDING   /* given up */
+            :: else ->
+            if
             :: canw && idle[p] > 0 ->
                 notified[p] = true; st[p] = SIGNALED; action = A_WAKE
             :: else ->
@@ -668,12 +677,13 @@ inline notify_slow(p) {
                     fi
                 fi
             fi
+            fi
         fi;
         if
         :: nw -> wakers[p]--; nw = false
         :: else
         fi;
-        canw = false;
+        canw = false; more = false;
         assert(SYNC_INV(p))
     }
     if

@@ -187,7 +187,7 @@ impl Pool {
         } else {
             self.global.push(batch)?;
         }
-        self.notify(false);
+        self.notify();
         Ok(())
     }
 

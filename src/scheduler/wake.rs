@@ -5,8 +5,12 @@
 //!
 //! * `notify` posts `notified = true`. If the state is `Pending` (nobody is
 //!   waking) it also moves the state to `Signaled` and either wakes an idle
-//!   thread or spawns a new one (up to `max_threads`). A waking thread that
-//!   found work calls `notify(is_waking = true)` to hand its role on.
+//!   thread or spawns a new one (up to `max_threads`).
+//! * `hand_on`: a waking thread that found work ends its role. If more work
+//!   may be waiting (it saw some, or a notification arrived while it was
+//!   waking) it wakes or starts the next thread, as `notify` would;
+//!   otherwise it only gives the role up (`Pending`), and the next push
+//!   wakes a thread.
 //! * `wait` consumes `notified` (turning `Signaled` into `Waking` if it is
 //!   the signalled thread) and returns to search again; with nothing posted
 //!   it counts itself idle and sleeps on the idle event.
@@ -36,6 +40,15 @@
 //!   chosen thread may be slow to wake while another is already awake, and
 //!   a task bound to a thread cannot be stolen. Here tasks stay in queues
 //!   that any awake thread searches.
+//! * *Always hand on* (a waking thread that found work wakes the next one
+//!   whatever it saw, as Go's `resetspinning` and tokio's last searcher
+//!   do): every lone task then costs a second thread's wake-up, fruitless
+//!   search and sleep. With one task at a time arriving from outside, that
+//!   was about 20 µs of CPU per task at 2 threads, against about 1 µs
+//!   without it (`docs/benchmarks`, trickle). `hand_on` wakes the next
+//!   thread only when more work may be waiting; the one case it cannot see
+//!   (a push that lands after its look) posts `notified` or finds the state
+//!   `Pending`, and so wakes a thread itself.
 //! * *A count of searching threads* (Go's `nmspinning`, tokio's `num_searching`):
 //!   several threads may search at once, and a producer wakes another only
 //!   if none is searching. It needs a second counter that must agree with
@@ -97,20 +110,35 @@ pub(super) enum Exit {
 
 impl Pool {
     /// Makes sure some thread will look for the work just pushed.
-    pub(super) fn notify(&self, is_waking: bool) {
-        if !is_waking {
-            // SeqCst (hazard 1): orders the caller's push before the read of
-            // `notified`; pairs with the SeqCst fence after the consuming CAS
-            // in `wait`.
-            fence(Ordering::SeqCst);
-            let sync = self.sync_word(Ordering::Relaxed);
-            // After shutdown `notified` stays set for good: the slow path,
-            // which then only rings the bell, must still run.
-            if sync.notified() && sync.state() != State::Shutdown {
-                return;
-            }
+    pub(super) fn notify(&self) {
+        // SeqCst (hazard 1): orders the caller's push before the read of
+        // `notified`; pairs with the SeqCst fence after the consuming CAS
+        // in `wait`.
+        fence(Ordering::SeqCst);
+        let sync = self.sync_word(Ordering::Relaxed);
+        // After shutdown `notified` stays set for good: the slow path,
+        // which then only rings the bell, must still run.
+        if sync.notified() && sync.state() != State::Shutdown {
+            return;
         }
-        self.notify_slow(is_waking);
+        self.notify_slow(false, false);
+    }
+
+    /// Ends the caller's waking role (it found work, or stopped looking).
+    /// `more`: whether the caller saw work besides the task it took. With
+    /// `more`, or with a notification posted since the caller started
+    /// waking, the next thread is woken or started (the role passes to
+    /// it); otherwise the role is only given up, and a later push wakes a
+    /// thread because it finds the state `Pending`.
+    ///
+    /// Nothing is stranded either way: a push that the caller's look
+    /// missed was followed by its producer's `notify`, whose slow path
+    /// either posted `notified` before the CAS here (so this CAS sees it,
+    /// and wakes) or runs after it (and finds `Pending`, and wakes). Its
+    /// fast path returns only on a posted `notified`, which some thread
+    /// consumes and searches after (I3 of `docs/sync_word.md`).
+    pub(super) fn hand_on(&self, more: bool) {
+        self.notify_slow(true, more);
     }
 
     /// After a worker published a `join` job: wake a thread to steal it if
@@ -124,12 +152,13 @@ impl Pool {
         // Relaxed: a hint only (see above).
         let sync = self.sync_word(Ordering::Relaxed);
         if !sync.notified() && (sync.idle() > 0 || sync.spawned() < self.max_threads()) {
-            self.notify_slow(false);
+            self.notify_slow(false, false);
         }
     }
 
+    /// `more` is read only when `is_waking` (`hand_on`).
     #[cold]
-    fn notify_slow(&self, is_waking: bool) {
+    fn notify_slow(&self, is_waking: bool, more: bool) {
         enum Action {
             Wake,
             Spawn,
@@ -142,7 +171,12 @@ impl Pool {
                 debug_assert_eq!(sync.state(), State::Waking);
             }
             let mut new = sync.with_notified(true);
-            let action = if can_wake && sync.idle() > 0 {
+            let action = if is_waking && !more && !sync.notified() {
+                // Nothing more seen and nothing posted: give the role up
+                // and post nothing (`hand_on`).
+                new = sync.with_state(State::Pending);
+                Action::Nothing
+            } else if can_wake && sync.idle() > 0 {
                 new = new.with_state(State::Signaled);
                 Action::Wake
             } else if can_wake && sync.spawned() < self.max_threads() {
@@ -548,7 +582,7 @@ impl Pool {
     /// Tries to start a worker for work that is already queued: a `notify`
     /// on behalf of a waiter (a failure goes to the spawn error handler).
     pub(super) fn retry_spawn(&self) {
-        self.notify(false);
+        self.notify();
     }
 
     /// How many workers a search should visit this round.

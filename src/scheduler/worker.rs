@@ -358,14 +358,50 @@ impl<'a> LocalWorker<'a> {
     fn run_found_tasks(&self, mut is_waking: bool) -> bool {
         let pool = self.pool;
         while let Some(stole) = self.find_task() {
-            if stole.pushed || is_waking {
-                pool.notify(is_waking);
-                // The waking role was handed on (or given up) by notify.
-                is_waking = false;
-            }
+            self.announce(&stole, &mut is_waking);
             run_task(pool, stole.task);
         }
         is_waking
+    }
+
+    /// Before running a task just found: a waking thread ends its role
+    /// (`Pool::hand_on`, waking the next thread if it sees more work); any
+    /// other thread that moved tasks into its ring makes them known.
+    #[inline]
+    fn announce(&self, stole: &Stole, is_waking: &mut bool) {
+        if *is_waking {
+            self.pool.hand_on(self.sees_work());
+            *is_waking = false;
+        } else if stole.pushed {
+            self.pool.notify();
+        }
+    }
+
+    /// Whether any queue of the pool visibly holds a task: this worker's
+    /// ring and queue, the global queue, and every other worker's ring,
+    /// queue and join deque. Snapshots read without ordering, for
+    /// `hand_on`'s choice only: a task they miss was pushed late enough
+    /// that its producer's `notify` wakes a thread itself.
+    fn sees_work(&self) -> bool {
+        let busy = |queue: &Queue| !matches!(queue.probe(), Probe::Empty);
+        if !self.ring.is_empty() || busy(&self.worker.queue) || busy(&self.pool.global) {
+            return true;
+        }
+        // The walk of `steal`, from the top: the same workers, alive for
+        // the same reason.
+        let cursor = Cell::new(ptr::null());
+        for _ in 0..self.pool.spawned_hint() {
+            let Some(victim) = self.pool.registry.next_victim(&cursor) else {
+                break;
+            };
+            if ptr::eq(victim, self.worker) {
+                continue;
+            }
+            if !victim.ring.looks_empty() || busy(&victim.queue) || !victim.join_deque.is_empty() {
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -550,10 +586,7 @@ pub(crate) fn wait_for(job: Option<&Pool>, latch: &Latch, all_started: &dyn Fn()
     while !latch.probe() {
         if let Some(w) = here {
             if let Some(stole) = w.find_task() {
-                if stole.pushed || is_waking {
-                    w.pool.notify(is_waking);
-                    is_waking = false;
-                }
+                w.announce(&stole, &mut is_waking);
                 run_task(w.pool, stole.task);
                 continue;
             }
@@ -618,7 +651,7 @@ pub(crate) fn wait_for(job: Option<&Pool>, latch: &Latch, all_started: &dyn Fn()
     if is_waking {
         if let Some(w) = here {
             // Woken to search, but done waiting: hand the role on.
-            w.pool.notify(true);
+            w.pool.hand_on(w.sees_work());
         }
     }
     latch.wait();

@@ -66,6 +66,18 @@ pub struct Buffer {
 }
 
 impl Buffer {
+    /// Whether the ring looks empty from another thread: a snapshot that
+    /// may be stale by the time it returns, for hints only (a waking
+    /// worker deciding whether to wake the next, `scheduler/wake.rs`).
+    pub fn looks_empty(&self) -> bool {
+        // Relaxed: a hint; a stale or torn pair only wakes a thread for
+        // nothing or skips a wake that the pusher's own notify makes.
+        let head = self.head.load(Ordering::Relaxed);
+        // Relaxed: as above.
+        let tail = self.tail.load(Ordering::Relaxed);
+        head == tail
+    }
+
     /// An empty ring.
     pub fn new() -> Self {
         Self::starting_at(0)
