@@ -1,5 +1,5 @@
-//! zap-pool side by side with rayon and tokio (and, summing trees, chili and
-//! forte).
+//! zap-pool side by side with rayon and tokio (and, in the fork-join trees,
+//! chili and forte).
 //!
 //! ```text
 //! cargo bench -p zap-pool-bench --bench pools -- [--threads 1,2] [--workload NAME[,NAME]] [--rounds N]
@@ -805,7 +805,9 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
             s.about = format!(
                 "A binary tree of 2^{d} leaves with a join at every inner node; each \
                  node returns the number of leaves below it. zap join and rayon join \
-                 join the two subtrees; tokio spawns a task per child and awaits both. \
+                 join the two subtrees; tokio spawns a task per child and awaits both; \
+                 chili (0.2.1) joins them with `Scope::join` on a scope of its pool, \
+                 the calling thread working as one of its n threads (see tree_sum). \
                  allocs/node: heap allocations per tree node ({nodes} nodes) in a \
                  separate counted run.",
                 d = sizes.fanout_depth,
@@ -1109,6 +1111,9 @@ fn contenders<'a>(
             list.push(Contender::new(names::TOKIO_SPAWN, Lib::Tokio, move || {
                 timed(&|| tasks::fanout_tokio(pools.tokio(), depth))
             }));
+            list.push(Contender::new(names::CHILI, Lib::Chili, move || {
+                timed(&|| tree::chili_fanout(pools.chili(), depth))
+            }));
             list
         }
         Workload::TreeSumSmall | Workload::TreeSumLarge => {
@@ -1346,6 +1351,7 @@ impl Workload {
             }
             // forte's pool lives in a child process (see `ForteChild`).
             Workload::TreeSumSmall | Workload::TreeSumLarge => &[Lib::Zap, Lib::Rayon, Lib::Chili],
+            Workload::Fanout => &[Lib::Zap, Lib::Rayon, Lib::Tokio, Lib::Chili],
             _ => &[Lib::Zap, Lib::Rayon, Lib::Tokio],
         }
     }

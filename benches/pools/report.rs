@@ -504,6 +504,19 @@ pub fn targets(sections: &[Section]) -> Vec<Target> {
                 Some(r <= 1.0),
             );
         }
+        if let (Some(zap), Some(seq), true) = (
+            s.median(names::ZAP_JOIN, t),
+            s.median(names::SEQUENTIAL, t),
+            t == 2,
+        ) {
+            let r = zap / seq;
+            push(
+                format!("quicksort, {t} threads: zap join / sequential"),
+                "≤ 0.55x",
+                ratio3(r),
+                Some(r <= 0.55),
+            );
+        }
         if let Some(seq) = s.median(names::SEQUENTIAL, t) {
             let forms: Vec<String> = s
                 .rows
@@ -625,6 +638,26 @@ pub fn targets(sections: &[Section]) -> Vec<Target> {
             ratio3(r),
             Some(r <= 1.2),
         );
+    }
+
+    // The heartbeat schedulers' fork cost: zap join against chili, at
+    // every thread count of the run.
+    for key in ["fanout", "tree_sum_small", "tree_sum_large"] {
+        if let Some(s) = sections.iter().find(|s| s.key == key) {
+            for t in s.thread_counts() {
+                if let (Some(zap), Some(chili)) =
+                    (s.median(names::ZAP_JOIN, t), s.median(names::CHILI, t))
+                {
+                    let r = zap / chili;
+                    push(
+                        format!("{key}, {t} threads: zap join / chili"),
+                        "≤ 1.00x",
+                        ratio3(r),
+                        Some(r <= 1.0),
+                    );
+                }
+            }
+        }
     }
 
     for key in ["trickle_1ms", "trickle_100us"] {
@@ -1112,8 +1145,9 @@ pub fn write(
          C ...), so that a slow spell of the machine hits all of them. Each workload \
          gets fresh pools of the given thread count: zap-pool with `max_threads(n)`, \
          rayon with `num_threads(n)`, tokio's multi-thread runtime with \
-         `worker_threads(n)`; the thread that starts the work only waits (chili and \
-         forte, in tree_sum only, work on it: see there). Tables give \
+         `worker_threads(n)`; the thread that starts the work only waits (chili, in \
+         tree_sum and fanout, and forte, in tree_sum, work on it: see tree_sum). \
+         Tables give \
          the median and the minimum over the rounds, and *CPU*: the user + system \
          CPU time of the whole process (every pool thread and the caller) over the \
          same timed region, from `getrusage(RUSAGE_SELF)`, median over the rounds. \

@@ -104,6 +104,21 @@ fn chili_sum(node: &Node, scope: &mut chili::Scope<'_>) -> u64 {
     node.val + left + right
 }
 
+/// The fanout workload on chili: a binary tree of `2^depth` leaves with a
+/// `Scope::join` at every inner node; returns the number of leaves.
+pub fn chili_fanout(pool: &chili::ThreadPool, depth: u32) -> u64 {
+    let mut scope = pool.scope();
+    chili_fan(depth, &mut scope)
+}
+
+fn chili_fan(depth: u32, scope: &mut chili::Scope<'_>) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let (a, b) = scope.join(|s| chili_fan(depth - 1, s), |s| chili_fan(depth - 1, s));
+    a + b
+}
+
 // ---------------------------------------------------------------------------
 // forte: `Worker::join` at every node. A forte pool must be a static; the
 // calling thread joins it as a worker for the call.
