@@ -90,6 +90,7 @@ pub mod names {
     pub const SEQUENTIAL_LEFT: &str = "sequential left-first";
     pub const SEQUENTIAL_RIGHT: &str = "sequential right-first";
     pub const CHILI: &str = "chili";
+    pub const ZAP_JOIN_LAZY: &str = "zap join_lazy";
     pub const FORTE: &str = "forte";
     pub const NO_TASKS: &str = "no tasks (baseline)";
     pub const ZAP: &str = "zap";
@@ -804,7 +805,8 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
             s.title = format!("fanout: binary tree of 2^{} leaves", sizes.fanout_depth);
             s.about = format!(
                 "A binary tree of 2^{d} leaves with a join at every inner node; each \
-                 node returns the number of leaves below it. zap join and rayon join \
+                 node returns the number of leaves below it. zap join, zap join_lazy \
+                 (`zap_pool::join_lazy`, inside `ThreadPool::install`) and rayon join \
                  join the two subtrees; tokio spawns a task per child and awaits both; \
                  chili (0.2.1) joins them with `Scope::join` on a scope of its pool, \
                  the calling thread working as one of its n threads (see tree_sum). \
@@ -852,7 +854,9 @@ fn section(w: Workload, sizes: &Sizes, rounds: usize) -> Section {
                  allocated after its two subtrees (left, then right): the nodes lie in \
                  post-order, which a right-first walk reads almost in falling address \
                  order and a left-first walk does not. \
-                 {batch}zap join = `zap_pool::join` inside `ThreadPool::install`; rayon \
+                 {batch}zap join = `zap_pool::join` inside `ThreadPool::install`; zap \
+                 join_lazy = `zap_pool::join_lazy` there (nested forks offered only on \
+                 demand); rayon \
                  join = `rayon::join` inside `ThreadPool::install`; chili (0.2.1) = \
                  `Scope::join` on a scope of a pool made by `ThreadPool::with_config` \
                  with `thread_count` n; forte (1.0.0-alpha.4, pinned: later releases \
@@ -1104,6 +1108,9 @@ fn contenders<'a>(
                 list.push(Contender::new(names::ZAP_JOIN, Lib::Zap, move || {
                     timed(&|| forkjoin::fanout_join(pools.zap(), depth))
                 }));
+                list.push(Contender::new(names::ZAP_JOIN_LAZY, Lib::Zap, move || {
+                    timed(&|| forkjoin::fanout_join_lazy(pools.zap(), depth))
+                }));
             }
             list.push(Contender::new(names::RAYON_JOIN, Lib::Rayon, move || {
                 timed(&|| tasks::fanout_rayon(pools.rayon(), depth))
@@ -1133,6 +1140,9 @@ fn contenders<'a>(
             if forkjoin::ENABLED {
                 list.push(Contender::new(names::ZAP_JOIN, Lib::Zap, move || {
                     timed(&|| forkjoin::tree_sums(pools.zap(), tree, reps))
+                }));
+                list.push(Contender::new(names::ZAP_JOIN_LAZY, Lib::Zap, move || {
+                    timed(&|| forkjoin::tree_sums_lazy(pools.zap(), tree, reps))
                 }));
             }
             list.extend([

@@ -76,7 +76,7 @@ fn push_jobs(deque: &JoinDequeOwner<'_>, tasks: &Tasks, n: usize, into: &mut Vec
 
 /// Steals up to `times` jobs (as a thief), stopping at the first empty
 /// steal. Returns the jobs taken and whether a steal found nothing.
-fn steal_up_to(deque: &JoinDeque, tasks: &Tasks, times: usize) -> (Vec<usize>, bool) {
+pub fn steal_up_to(deque: &JoinDeque, tasks: &Tasks, times: usize) -> (Vec<usize>, bool) {
     let mut got = Vec::new();
     let mut found_empty = false;
     for _ in 0..times {
@@ -92,7 +92,7 @@ fn steal_up_to(deque: &JoinDeque, tasks: &Tasks, times: usize) -> (Vec<usize>, b
 }
 
 /// What one thief stole (in its order), and what else it saw.
-type Stolen<T> = (Vec<usize>, T);
+pub type Stolen<T> = (Vec<usize>, T);
 
 /// One race over `jobs` jobs on a deque whose indices start at `start`. The
 /// owner runs `owner` on its own thread, which puts every job it takes into
@@ -102,7 +102,7 @@ type Stolen<T> = (Vec<usize>, T);
 /// each thief stole oldest first and that every job was taken exactly once.
 /// Returns what the owner took, the owner's result, and what each thief
 /// returned.
-fn race<O, T>(
+pub fn race<O, T>(
     jobs: usize,
     start: usize,
     owner: impl FnOnce(&JoinDequeOwner<'_>, &Tasks, &mut Vec<usize>) -> O + Send + 'static,

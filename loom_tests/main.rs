@@ -17,6 +17,7 @@ mod bell;
 mod buffer;
 mod event;
 mod fork_join;
+mod fork_stack;
 mod future;
 mod join_deque;
 mod latch;

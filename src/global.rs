@@ -130,6 +130,59 @@ where
     }
 }
 
+/// [`join`] with a lazy fork: `b` is offered to other threads only when
+/// one of them could take it, so a join that nobody steals costs no atomic
+/// read-modify-write and no fence.
+///
+/// The outermost `join_lazy` of a task (no other `join_lazy` of this
+/// thread in progress) offers `b` at once, as [`join`] does. A nested one
+/// records `b` where only this thread sees it; at each later `join_lazy`
+/// on this thread the oldest recorded `b` is offered to the pool's other
+/// threads if one of them is idle, or may be started, and none was woken
+/// yet. A [`join`] on this thread offers every recorded `b` first. A
+/// recorded `b` that was never offered runs here after `a`, as if `a` had
+/// returned before anyone could help. So the parallelism follows demand,
+/// as in heartbeat schedulers, and a tree of small joins pays almost
+/// nothing for the forks nobody needed.
+///
+/// The price: a nested `b` may wait until `a` returns or forks again.
+/// `a` must therefore not wait for something that `b`, or a `b` recorded
+/// inside `a`, provides (such as a flag that `b` sets) unless `a` keeps
+/// calling `join_lazy` or [`join`] while it waits; with [`join`] that
+/// wait ends once another thread takes `b`. Off a worker thread,
+/// `join_lazy` is [`join`].
+///
+/// Results, panics and the guarantee that `b` runs even if `a` panics are
+/// those of [`join`].
+///
+/// ```
+/// # zap_pool::__skip_doctest_under_models();
+/// fn sum(xs: &[u64]) -> u64 {
+///     if xs.len() <= 16 {
+///         return xs.iter().sum();
+///     }
+///     let (left, right) = xs.split_at(xs.len() / 2);
+///     let (l, r) = zap_pool::join_lazy(|| sum(left), || sum(right));
+///     l + r
+/// }
+///
+/// let xs: Vec<u64> = (1..=100_000).collect();
+/// let pool = zap_pool::ThreadPool::with_max_threads(2);
+/// assert_eq!(pool.install(|| sum(&xs)), 5_000_050_000);
+/// ```
+pub fn join_lazy<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    match scheduler::current_worker() {
+        Some(worker) => fork_join::join::join_lazy_on_worker(worker, a, b),
+        None => fork_join::join::join_in(global().core(), a, b),
+    }
+}
+
 /// Runs `body` with a [`Scope`] on the current pool: the pool of the worker
 /// thread that calls it, or the global pool on any other thread. Returns
 /// once `body` and every task spawned in the scope have finished. Otherwise

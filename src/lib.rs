@@ -33,7 +33,10 @@
 //!   [`ThreadPool::scope`] (tasks that borrow from the caller; one allocation
 //!   each), [`ThreadPool::spawn_with_handle`] (a [`JoinHandle`] for the
 //!   result; one allocation) and [`ThreadPool::install`] (a closure run on
-//!   a worker of the pool; no allocation). The free functions [`join`],
+//!   a worker of the pool; no allocation); [`join_lazy`], a `join` whose
+//!   nested forks are offered to other threads only when one could take
+//!   them (heartbeat-style: a fork nobody needs costs no atomic operation).
+//!   The free functions [`join`],
 //!   [`scope`], [`spawn`], [`current_thread_index`] and
 //!   [`current_num_threads`] use the current pool: the pool of the worker
 //!   thread that calls them (inside `install` or any task), and on any
@@ -144,7 +147,9 @@ mod thread_pool;
 pub use crate::builder::{Builder, MIN_STACK_SIZE};
 pub use crate::error::{BuildError, ScheduleError, SpawnError};
 pub use crate::fork_join::{BroadcastContext, JoinHandle, Scope};
-pub use crate::global::{broadcast, current_num_threads, current_thread_index, join, scope, spawn};
+pub use crate::global::{
+    broadcast, current_num_threads, current_thread_index, join, join_lazy, scope, spawn,
+};
 pub use crate::scheduler::{MAX_THREADS, WorkerThread};
 pub use crate::thread_pool::{Metrics, ThreadPool};
 

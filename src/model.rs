@@ -5,6 +5,7 @@
 pub use crate::structures::bell::Bell;
 pub use crate::structures::buffer::{Buffer, CAPACITY, Owner as BufferOwner, Stole};
 pub use crate::structures::event::{EMPTY, Event, NOTIFIED, SHUTDOWN, WAITING};
+pub use crate::structures::fork_stack::ForkStack;
 pub use crate::structures::join_deque::{
     CAPACITY as JOIN_CAPACITY, JoinDeque, Owner as JoinDequeOwner,
 };

@@ -1,6 +1,7 @@
 //! The forms that use zap-pool's fork-join API: `ThreadPool::join` and
 //! `zap_pool::join` (quicksort and fanout), `ThreadPool::scope` (quicksort),
-//! `ThreadPool::install` and `zap_pool::join` (tree_sum).
+//! `ThreadPool::install` and `zap_pool::join` or `zap_pool::join_lazy`
+//! (tree_sum, fanout).
 
 use crate::sort::{LEAF, insertion_sort, split};
 use crate::tree::{self, Node};
@@ -63,6 +64,32 @@ fn tree(depth: u32) -> u64 {
 /// node; returns the total.
 pub fn tree_sums(pool: &ThreadPool, tree: &Node, reps: usize) -> u64 {
     pool.install(|| tree::repeat(reps, tree, tree_sum))
+}
+
+/// The fanout tree with `zap_pool::join_lazy` at every inner node.
+pub fn fanout_join_lazy(pool: &ThreadPool, depth: u32) -> u64 {
+    pool.install(|| lazy_tree(depth))
+}
+
+fn lazy_tree(depth: u32) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let (a, b) = zap_pool::join_lazy(|| lazy_tree(depth - 1), || lazy_tree(depth - 1));
+    a + b
+}
+
+/// `tree_sums` with `zap_pool::join_lazy` at every node.
+pub fn tree_sums_lazy(pool: &ThreadPool, tree: &Node, reps: usize) -> u64 {
+    pool.install(|| tree::repeat(reps, tree, tree_sum_lazy))
+}
+
+fn tree_sum_lazy(node: &Node) -> u64 {
+    let (left, right) = zap_pool::join_lazy(
+        || node.left.as_deref().map_or(0, tree_sum_lazy),
+        || node.right.as_deref().map_or(0, tree_sum_lazy),
+    );
+    node.val + left + right
 }
 
 fn tree_sum(node: &Node) -> u64 {

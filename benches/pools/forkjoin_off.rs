@@ -22,3 +22,11 @@ pub fn fanout_join(_: &ThreadPool, _: u32) -> u64 {
 pub fn tree_sums(_: &ThreadPool, _: &Node, _: usize) -> u64 {
     unreachable!("fork-join forms are switched off")
 }
+
+pub fn fanout_join_lazy(_: &ThreadPool, _: u32) -> u64 {
+    unreachable!("fork-join forms are switched off")
+}
+
+pub fn tree_sums_lazy(_: &ThreadPool, _: &Node, _: usize) -> u64 {
+    unreachable!("fork-join forms are switched off")
+}

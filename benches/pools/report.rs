@@ -645,16 +645,17 @@ pub fn targets(sections: &[Section]) -> Vec<Target> {
     for key in ["fanout", "tree_sum_small", "tree_sum_large"] {
         if let Some(s) = sections.iter().find(|s| s.key == key) {
             for t in s.thread_counts() {
-                if let (Some(zap), Some(chili)) =
-                    (s.median(names::ZAP_JOIN, t), s.median(names::CHILI, t))
-                {
-                    let r = zap / chili;
-                    push(
-                        format!("{key}, {t} threads: zap join / chili"),
-                        "≤ 1.00x",
-                        ratio3(r),
-                        Some(r <= 1.0),
-                    );
+                for form in [names::ZAP_JOIN, names::ZAP_JOIN_LAZY] {
+                    if let (Some(zap), Some(chili)) = (s.median(form, t), s.median(names::CHILI, t))
+                    {
+                        let r = zap / chili;
+                        push(
+                            format!("{key}, {t} threads: {form} / chili"),
+                            "≤ 1.00x",
+                            ratio3(r),
+                            Some(r <= 1.0),
+                        );
+                    }
                 }
             }
         }

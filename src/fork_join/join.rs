@@ -28,6 +28,10 @@
 //! function `join` (`global.rs`) is `join_on_worker` on a worker, and
 //! `join_in` on the global pool anywhere else.
 //!
+//! `join_lazy` records `b` on the worker's fork stack instead and offers it
+//! only on demand (`structures/fork_stack.rs`, `docs/fork_stack.md`); a
+//! `join` first offers every job recorded that way.
+//!
 //! The job itself (`JoinJob`) is in `job.rs`.
 //!
 //! Proof: `docs/fork_join.md`; model checks: `loom_tests/fork_join.rs`.
@@ -50,7 +54,7 @@ where
     // A pointer to the whole job, so the callback may reach its fields.
     let task = (&raw mut job).cast::<Task>();
     let deque = worker.join_deque();
-    if deque.push(task).is_err() {
+    if !worker.before_eager_push() || deque.push(task).is_err() {
         // Full: no parallelism at this depth, and no need for it.
         let ra = panic::catch_unwind(AssertUnwindSafe(a));
         // SAFETY: the job was never published.
@@ -62,23 +66,64 @@ where
 
     let ra = panic::catch_unwind(AssertUnwindSafe(a));
 
-    let rb = match deque.pop() {
-        Some(popped) => {
-            assert!(
-                core::ptr::eq(popped, task),
-                "join: the newest deque entry is not this join's job"
-            );
-            // Not stolen, and now out of every thief's reach.
-            // SAFETY: we popped it: no other thread can take it.
-            let b = unsafe { job.take_f() };
-            return finish_inline(ra, b);
-        }
-        None => {
-            // A thief took it: it runs elsewhere (or ran already).
-            scheduler::wait_for(Some(worker.pool()), &job.done.latch, &|| true);
-            job.done.take()
-        }
-    };
+    let popped = deque.pop();
+    if let Some(popped) = popped {
+        assert!(
+            core::ptr::eq(popped, task),
+            "join: the newest deque entry is not this join's job"
+        );
+    }
+    finish_forked(worker, &mut job, ra, popped.is_some())
+}
+
+/// `join_lazy` on a worker of `pool`: as `join_on_worker`, with the job
+/// recorded on the worker's fork stack and offered to other threads only
+/// once promoted (`structures/fork_stack.rs`).
+pub(crate) fn join_lazy_on_worker<A, B, RA, RB>(worker: &LocalWorker<'_>, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let mut job = JoinJob::new(b);
+    // A pointer to the whole job, so the callback may reach its fields.
+    let task = (&raw mut job).cast::<Task>();
+    if !worker.fork_lazy(task) {
+        // Full: no parallelism at this depth, and no need for it.
+        let ra = panic::catch_unwind(AssertUnwindSafe(a));
+        // SAFETY: the job was never recorded.
+        let b = unsafe { job.take_f() };
+        return finish_inline(ra, b);
+    }
+
+    let ra = panic::catch_unwind(AssertUnwindSafe(a));
+
+    let ours = worker.unfork(task).is_some();
+    finish_forked(worker, &mut job, ra, ours)
+}
+
+/// The end of a forked join: `ours` if the job came back to this thread
+/// (never promoted, or popped back), else a thief took it.
+fn finish_forked<B, RA, RB>(
+    worker: &LocalWorker<'_>,
+    job: &mut JoinJob<B, RB>,
+    ra: job::Outcome<RA>,
+    ours: bool,
+) -> (RA, RB)
+where
+    B: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    if ours {
+        // Not stolen, and now out of every thief's reach.
+        // SAFETY: it came back to us: no other thread can take it.
+        let b = unsafe { job.take_f() };
+        return finish_inline(ra, b);
+    }
+    // A thief took it: it runs elsewhere (or ran already).
+    scheduler::wait_for(Some(worker.pool()), &job.done.latch, &|| true);
+    let rb = job.done.take();
     match (ra, rb) {
         (Ok(ra), Ok(rb)) => (ra, rb),
         (Err(payload), _) | (Ok(_), Err(payload)) => panic::resume_unwind(payload),

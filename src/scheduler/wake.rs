@@ -149,11 +149,28 @@ impl Pool {
     /// thread stole it. A stale snapshot only costs parallelism for this
     /// one job, and saves a fence on every `join` (`docs/fork_join.md`).
     pub(crate) fn notify_for_join(&self) {
-        // Relaxed: a hint only (see above).
-        let sync = self.sync_word(Ordering::Relaxed);
-        if !sync.notified() && (sync.idle() > 0 || sync.spawned() < self.max_threads()) {
+        if self.could_take_work() {
             self.notify_slow(false, false);
         }
+    }
+
+    /// Whether another thread could take a `join` job now: one is idle, or
+    /// one more may be started, and no notification is pending. The test
+    /// of `notify_for_join`, and the demand that promotes a lazy fork
+    /// (`structures/fork_stack.rs`).
+    #[inline]
+    pub(crate) fn could_take_work(&self) -> bool {
+        // Relaxed: a hint only. A stale answer wakes a thread that finds
+        // nothing, or leaves a job to its owner (never stranded: the owner
+        // takes its join jobs back).
+        let sync = self.sync_word(Ordering::Relaxed);
+        !sync.notified() && (sync.idle() > 0 || sync.spawned() < self.max_threads())
+    }
+
+    /// After a lazy fork was promoted because `could_take_work` said so:
+    /// wake or start that thread (no fence, as `notify_for_join`).
+    pub(crate) fn notify_promoted(&self) {
+        self.notify_slow(false, false);
     }
 
     /// `more` is read only when `is_waking` (`hand_on`).

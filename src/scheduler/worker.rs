@@ -44,6 +44,7 @@ use super::registry::{Link, Registry};
 use super::wake::{Exit, Starting, Stop};
 use crate::raw::{Batch, Task};
 use crate::structures::buffer::{self, Buffer, Stole};
+use crate::structures::fork_stack::ForkStack;
 use crate::structures::join_deque::{self, JoinDeque};
 use crate::structures::latch::Latch;
 use crate::structures::queue::{Probe, Queue};
@@ -149,6 +150,9 @@ pub(crate) struct LocalWorker<'a> {
     pool: &'a Pool,
     ring: buffer::Owner<'a>,
     join_deque: join_deque::Owner<'a>,
+    /// The lazy forks (`join_lazy`) recorded here; the promoted ones are
+    /// also in `join_deque` (`structures/fork_stack.rs`).
+    forks: ForkStack,
     /// Where the next steal starts.
     cursor: Cell<*const Worker>,
     /// The worker this thread was before this one was entered (the host of
@@ -180,6 +184,7 @@ impl<'a> LocalWorker<'a> {
             ring: unsafe { worker.ring.owner() },
             // SAFETY: as above.
             join_deque: unsafe { worker.join_deque.owner() },
+            forks: ForkStack::new(),
             cursor: Cell::new(ptr::null()),
             outer: Cell::new(ptr::null()),
             // A guest runs no broadcast: it owes none.
@@ -214,6 +219,51 @@ impl<'a> LocalWorker<'a> {
     /// The owner's side of this worker's join deque (`fork_join/join.rs`).
     pub(crate) fn join_deque(&self) -> &join_deque::Owner<'a> {
         &self.join_deque
+    }
+
+    /// Before an eager `join` pushes its job to the join deque: promotes
+    /// every lazy fork still hidden, so that none lies beneath a deque
+    /// entry (`fork_stack.rs`, P). False if the deque filled up: the caller
+    /// then runs its `b` itself.
+    #[inline]
+    pub(crate) fn before_eager_push(&self) -> bool {
+        !self.forks.has_hidden() || self.forks.promote_all(&self.join_deque)
+    }
+
+    /// Records a lazy fork, `task` (`fork_join/join.rs`, `join_lazy`); false
+    /// if the fork stack is full (the caller runs the job itself).
+    ///
+    /// The first lazy fork on an empty stack is promoted to the join deque
+    /// at once, so the outermost `join_lazy` of a task is offered to other
+    /// threads as an eager `join` is. A nested one stays hidden, and at
+    /// each lazy fork the oldest hidden job is promoted when the pool's
+    /// word says another thread could take it (`Pool::could_take_work`).
+    #[inline]
+    pub(crate) fn fork_lazy(&self, task: *mut Task) -> bool {
+        let outermost = self.forks.is_empty();
+        if !self.forks.push(task) {
+            return false;
+        }
+        if outermost || self.pool.could_take_work() {
+            self.promote();
+        }
+        true
+    }
+
+    /// Promotes the oldest hidden lazy fork and wakes a thread for it.
+    #[cold]
+    #[inline(never)]
+    fn promote(&self) {
+        if self.forks.promote(&self.join_deque) {
+            self.pool.notify_promoted();
+        }
+    }
+
+    /// Takes back this worker's newest lazy fork, `task`: `Some(task)` if
+    /// it is this thread's to run, `None` if a thief took it.
+    #[inline]
+    pub(crate) fn unfork(&self, task: *mut Task) -> Option<*mut Task> {
+        self.forks.pop(task, &self.join_deque)
     }
 
     /// `Pool::schedule` from this worker: into its own ring, the overflow

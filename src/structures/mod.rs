@@ -12,6 +12,7 @@
 //! | `quiet.rs` | [`Quiet`](quiet::Quiet): per-worker presence words (who may hold a task), the guests, and the latches of those waiting for a quiet instant | `ThreadPool::wait_idle` |
 //! | `buffer.rs` | [`Buffer`](buffer::Buffer): the worker's ring, stolen half at a time | each worker's spawned tasks |
 //! | `join_deque.rs` | [`JoinDeque`](join_deque::JoinDeque): owner-LIFO, thief-FIFO deque | each worker's pending `join` jobs |
+//! | `fork_stack.rs` | [`ForkStack`](fork_stack::ForkStack): one thread's lazy forks, the oldest promoted to its join deque on demand | each worker's `join_lazy` jobs |
 //! | `slots.rs` | `Slots`: task pointers at free-running indices | the storage of the two above |
 //!
 //! Operations that only the owner of a ring or a join deque may perform are
@@ -21,6 +22,7 @@
 pub(crate) mod bell;
 pub(crate) mod buffer;
 pub(crate) mod event;
+pub(crate) mod fork_stack;
 pub(crate) mod join_deque;
 pub(crate) mod latch;
 pub(crate) mod queue;
