@@ -137,7 +137,8 @@ MUTATIONS = [
         "src/structures/fork_stack.rs",
         "        if len >= self.promoted.get() {",
         "        if len >= self.promoted.get() || len < CAPACITY {",
-        [("loom", "fork_stack::a_promoted_fork_goes_to_the_owner_or_the_thief_once")],
+        [("loom", "fork_stack::a_promoted_fork_goes_to_the_owner_or_the_thief_once"),
+         ("shuttle", "fork_join::trees_of_lazy_and_eager_joins_run_every_leaf_once")],
     ),
     (
         "fork-stack-promote-all-noop",
@@ -145,7 +146,8 @@ MUTATIONS = [
         "src/structures/fork_stack.rs",
         "        while self.has_hidden() {",
         "        while self.has_hidden() && self.len.get() > CAPACITY {",
-        [("loom", "fork_stack::an_eager_push_promotes_the_hidden_forks_first")],
+        [("loom", "fork_stack::an_eager_push_promotes_the_hidden_forks_first"),
+         ("shuttle", "fork_join::trees_of_lazy_and_eager_joins_run_every_leaf_once")],
     ),
     (
         "join-fast-path",

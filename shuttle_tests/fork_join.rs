@@ -261,6 +261,118 @@ fn join_trees_run_every_leaf_once() {
     );
 }
 
+// ---------------------------------------------------------------------------
+// Lazy forks: trees mixing `join_lazy` and `join`
+// ---------------------------------------------------------------------------
+
+const LAZY_OUTCOMES: &[&str] = &[
+    "a nested lazy fork was stolen",
+    "a nested lazy fork ran on its owner",
+    "an eager join sat above a lazy fork",
+];
+
+/// The leaves `first..first + 2^depth` of a tree whose level `d` forks
+/// with `join_lazy` if bit `d` of `lazy` is set, else with `join`; leaves
+/// write their slots as in `join_tree`. `nested` says whether a lazy fork
+/// of this thread encloses this call (so that a lazy fork here is hidden
+/// until promoted).
+fn mixed_tree(
+    ctx: &TreeCtx,
+    depth: u32,
+    first: usize,
+    out: &mut [usize],
+    lazy: u32,
+    nested: bool,
+) -> usize {
+    if depth == 0 {
+        ctx.ledger.run(first);
+        out[0] = first + 1;
+        return first;
+    }
+    let half = 1 << (depth - 1);
+    let (lo, hi) = out.split_at_mut(half);
+    let caller = me();
+    let is_lazy = lazy & (1 << depth) != 0;
+    if !is_lazy && nested {
+        ctx.outcomes.hit("an eager join sat above a lazy fork");
+    }
+    let a = || mixed_tree(ctx, depth - 1, first, lo, lazy, nested || is_lazy);
+    let b = || {
+        // A thief's own stack holds none of this thread's forks.
+        let here = me() == caller;
+        let sum = mixed_tree(
+            ctx,
+            depth - 1,
+            first + half,
+            hi,
+            lazy,
+            (nested || is_lazy) && here,
+        );
+        if is_lazy && nested {
+            ctx.outcomes.hit(if me() != caller {
+                "a nested lazy fork was stolen"
+            } else {
+                "a nested lazy fork ran on its owner"
+            });
+        }
+        sum
+    };
+    let (l, r) = if is_lazy {
+        zap_pool::join_lazy(a, b)
+    } else {
+        zap_pool::join(a, b)
+    };
+    l + r
+}
+
+/// A tree of depth 4 or 5 inside the pool, its levels forking with
+/// `join_lazy` or `join` as a random mask says, on 2 or 3 threads.
+fn lazy_tree_scenario(outcomes: &Arc<Outcomes>) {
+    let mut rng = thread_rng();
+    let max_threads = rng.gen_range(2..=3);
+    let depth: u32 = rng.gen_range(4..=5);
+    let lazy: u32 = rng.gen_range(0..(1u32 << (depth + 1)));
+    let leaves = 1usize << depth;
+    let ledger = Ledger::new(leaves);
+    let pool = build(max_threads, &ledger);
+    let ctx = Arc::new(TreeCtx {
+        ledger: ledger.clone(),
+        outcomes: outcomes.clone(),
+        watch: AtomicBool::new(false),
+        sleeps: Sleeps::default(),
+    });
+    let (done, finished) = mpsc::channel();
+    let c = ctx.clone();
+    pool.spawn(move || {
+        let mut out = vec![0; leaves];
+        let sum = mixed_tree(&c, depth, 0, &mut out, lazy, false);
+        check_tree(&c.ledger, 0, &out, sum);
+        done.send(()).unwrap();
+    })
+    .unwrap();
+    finished.recv().unwrap();
+    ledger.expect_done(0..leaves, "when the tree returned");
+    drop(pool);
+    ledger.check(|_| 1);
+}
+
+/// Guards against lazy forks run twice or never, or popped out of order,
+/// in the whole pool: a promoted fork taken back by its owner as its own
+/// while a thief also runs it, a promotion of the newest hidden fork
+/// instead of the oldest, and an eager `join` pushed above a hidden lazy
+/// fork (whose later promotion hands the eager join's pop the wrong job:
+/// the pool's assertion panics a worker, and the tree never completes).
+/// Kills: `fork-stack-pop-private`, `fork-stack-promote-all-noop`.
+#[test]
+fn trees_of_lazy_and_eager_joins_run_every_leaf_once() {
+    check_outcomes(
+        "trees_of_lazy_and_eager_joins_run_every_leaf_once",
+        LAZY_OUTCOMES,
+        false,
+        lazy_tree_scenario,
+    );
+}
+
 /// The join trees with spurious futex returns: every latch wait (the outside
 /// caller's, and a worker's once its search is empty) must re-check the
 /// latch instead of trusting a return from the futex.
