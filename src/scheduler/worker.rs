@@ -621,7 +621,7 @@ impl Spin {
 
     /// Whether to search again (after a short pause) rather than sleep.
     fn again(&mut self) -> bool {
-        if self.0 >= Self::SEARCHES {
+        if self.0 == Self::SEARCHES {
             return false;
         }
         self.0 += 1;
