@@ -18,6 +18,24 @@ use zap_pool::model::{ForkStack, JOIN_CAPACITY, JoinDequeOwner};
 
 const _: () = assert!(JOIN_CAPACITY == 2);
 
+/// The owner takes fork `i` back (`ForkStack::pop`); records it if it came
+/// back, and says whether it did (false: a thief took it).
+fn take_back(
+    forks: &ForkStack,
+    d: &JoinDequeOwner<'_>,
+    t: &Tasks,
+    i: usize,
+    got: &mut Vec<usize>,
+) -> bool {
+    match forks.pop(t.ptr(i), d) {
+        Some(task) => {
+            got.push(t.take(task));
+            true
+        }
+        None => false,
+    }
+}
+
 /// Guards against a fork stack that promotes the newest hidden job instead
 /// of the oldest (a thief then gets the small inner job, and the owner,
 /// taking the newest job back as its own, runs it a second time), and one
@@ -43,13 +61,7 @@ fn a_promoted_fork_goes_to_the_owner_or_the_thief_once() {
             assert!(forks.promote(d), "job 0 promoted");
             let inner = forks.pop(t.ptr(1), d).expect("a hidden fork is ours");
             got.push(t.take(inner));
-            match forks.pop(t.ptr(0), d) {
-                Some(task) => {
-                    got.push(t.take(task));
-                    true
-                }
-                None => false,
-            }
+            take_back(&forks, d, t, 0, got)
         };
         let (_, took_back, stolen) = race(2, 0, owner, &[1], steal_up_to);
         assert!(
@@ -102,13 +114,7 @@ fn an_eager_push_promotes_the_hidden_forks_first() {
             let eager = d.pop().expect("a thief takes job 0 before job 1");
             assert_eq!(eager, t.ptr(1), "the eager join popped another job");
             got.push(t.take(eager));
-            match forks.pop(t.ptr(0), d) {
-                Some(task) => {
-                    got.push(t.take(task));
-                    true
-                }
-                None => false,
-            }
+            take_back(&forks, d, t, 0, got)
         };
         let (_, took_back, stolen) = race(3, 0, owner, &[1], steal_up_to);
         assert!(

@@ -64,6 +64,16 @@ pub fn check<F>(f: F)
 where
     F: Fn() + Send + Sync + 'static,
 {
+    check_times(1, f)
+}
+
+/// [`check`] with `times` the suite's executions per scheduler, for a
+/// scenario one of whose outcomes is rare (the test says why).
+pub fn check_times<F>(times: usize, f: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let executions = iterations() * times;
     let f = Arc::new(f);
     let body = move || {
         zap_pool::model::reset();
@@ -87,15 +97,12 @@ where
         move || {
             let (a, b) = (body.clone(), body.clone());
             shuttle::Runner::new(
-                shuttle::scheduler::RandomScheduler::new(iterations()),
+                shuttle::scheduler::RandomScheduler::new(executions),
                 config.clone(),
             )
             .run(move || a());
-            shuttle::Runner::new(
-                shuttle::scheduler::PctScheduler::new(3, iterations()),
-                config,
-            )
-            .run(move || b());
+            shuttle::Runner::new(shuttle::scheduler::PctScheduler::new(3, executions), config)
+                .run(move || b());
         }
     };
     if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(explore)) {
@@ -120,15 +127,29 @@ pub fn check_outcomes<F>(test: &str, names: &'static [&'static str], spurious: b
 where
     F: Fn(&Arc<Outcomes>) + Send + Sync + 'static,
 {
+    check_outcomes_times(test, names, spurious, 1, scenario)
+}
+
+/// [`check_outcomes`] with `times` the suite's executions per scheduler
+/// ([`check_times`]).
+pub fn check_outcomes_times<F>(
+    test: &str,
+    names: &'static [&'static str],
+    spurious: bool,
+    times: usize,
+    scenario: F,
+) where
+    F: Fn(&Arc<Outcomes>) + Send + Sync + 'static,
+{
     let outcomes = Outcomes::new(names);
     let o = outcomes.clone();
-    check(move || {
+    check_times(times, move || {
         zap_pool::model::set_spurious(spurious);
         scenario(&o)
     });
     zap_pool::model::set_spurious(false);
     outcomes.assert_all_reached(
         test,
-        format_args!("{} executions per scheduler", iterations()),
+        format_args!("{} executions per scheduler", iterations() * times),
     );
 }

@@ -56,10 +56,7 @@ where
     let deque = worker.join_deque();
     if !worker.before_eager_push() || deque.push(task).is_err() {
         // Full: no parallelism at this depth, and no need for it.
-        let ra = panic::catch_unwind(AssertUnwindSafe(a));
-        // SAFETY: the job was never published.
-        let b = unsafe { job.take_f() };
-        return finish_inline(ra, b);
+        return run_unforked(&job, a);
     }
     // A hint, not the fenced `notify`: if nobody steals the job we run it.
     worker.pool().notify_for_join();
@@ -91,16 +88,27 @@ where
     let task = (&raw mut job).cast::<Task>();
     if !worker.fork_lazy(task) {
         // Full: no parallelism at this depth, and no need for it.
-        let ra = panic::catch_unwind(AssertUnwindSafe(a));
-        // SAFETY: the job was never recorded.
-        let b = unsafe { job.take_f() };
-        return finish_inline(ra, b);
+        return run_unforked(&job, a);
     }
 
     let ra = panic::catch_unwind(AssertUnwindSafe(a));
 
     let ours = worker.unfork(task).is_some();
     finish_forked(worker, &mut job, ra, ours)
+}
+
+/// A join whose job no other thread can see (the deque or the fork stack
+/// was full): `a`, then `b`, here.
+fn run_unforked<A, B, RA, RB>(job: &JoinJob<B, RB>, a: A) -> (RA, RB)
+where
+    A: FnOnce() -> RA,
+    B: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    let ra = panic::catch_unwind(AssertUnwindSafe(a));
+    // SAFETY: the job was never published.
+    let b = unsafe { job.take_f() };
+    finish_inline(ra, b)
 }
 
 /// The end of a forked join: `ours` if the job came back to this thread
