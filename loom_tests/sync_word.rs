@@ -9,8 +9,14 @@ use zap_pool::model::{blocked_waits, word};
 
 /// Guards against hazard 1, the lost wake-up on weak memory: a producer's
 /// fast path reads a stale `notified = true` while the only worker clears it,
-/// searches without seeing the push, and sleeps. The producer's second task
+/// searches without seeing the push, and sleeps. The producer's last task
 /// is then stranded and the latch below never opens: a loom deadlock.
+/// Three tasks, so that a notification is still posted when the producer's
+/// last push reads the word: the worker, taking the first two together,
+/// sees more work and posts `notified` as it gives its waking role up (a
+/// pool of one thread has nobody to hand it to), or the second push posts
+/// it while the worker is waking. With two tasks the worker, seeing no
+/// other work, posts nothing, and `wait-fence-removed` survives.
 /// Kills: `notify-fence-removed`, `wait-fence-removed`.
 #[test]
 fn a_pushed_task_is_always_found() {
@@ -18,10 +24,10 @@ fn a_pushed_task_is_always_found() {
     let o = outcomes.clone();
     let iterations = model(move || {
         let pool = Arc::new(ThreadPool::builder().max_threads(1).build().unwrap());
-        let latch = Arc::new(Latch::new(2));
+        let latch = Arc::new(Latch::new(3));
         let (p, l) = (pool.clone(), latch.clone());
         let producer = thread::spawn(move || {
-            for _ in 0..2 {
+            for _ in 0..3 {
                 let l = l.clone();
                 p.spawn(move || l.count_down()).ok().unwrap();
             }
