@@ -804,11 +804,11 @@ MUTATIONS = [
         "fj-join-runs-stolen-b-inline",
         "exactly once: join runs b on the caller even when a thief took its job (the deque pop came back empty)",
         "src/fork_join/join.rs",
-        "            scheduler::wait_for(Some(worker.pool()), &job.done.latch, &|| true);\n"
-        "            job.done.take()\n",
-        "            // SAFETY: none: the thief may hold the job (the mutation).\n"
-        "            let b = unsafe { job.take_f() };\n"
-        "            Ok(b())\n",
+        "    scheduler::wait_for(Some(worker.pool()), &job.done.latch, &|| true);\n"
+        "    let rb = job.done.take();\n",
+        "    // SAFETY: none: the thief may hold the job (the mutation).\n"
+        "    let b = unsafe { job.take_f() };\n"
+        "    let rb = Ok(b());\n",
         [("shuttle", "fork_join::join_trees_run_every_leaf_once"),
          ("shuttle", "fork_join::panics_are_re_raised_after_every_task_finished")],
     ),

@@ -1944,6 +1944,15 @@ fn deque_order_scenario(outcomes: &Arc<Outcomes>) {
     let _ = finished.recv();
     drop(pool);
 
+    if b2_during_wait.load(SeqCst) {
+        // Nothing else can run b2 on the waiter during a2's wait: no
+        // other worker hands it back, and J2 keeps the wait's search off
+        // its own join deque. (When a thief took b1 meanwhile, the
+        // popped b2 leaves no other trace: every closure still runs once.)
+        ledger.problem(
+            "b2 ran on the waiter inside a2's wait: the wait popped its own join deque".into(),
+        );
+    }
     ledger.check(|_| 1);
     if hazard.load(SeqCst) {
         outcomes.hit(DEQUE_ORDER_OUTCOMES[usize::from(handle)]);
@@ -1963,7 +1972,10 @@ fn deque_order_scenario(outcomes: &Arc<Outcomes>) {
 /// not this join's job") panics out of the task; the outer `join` then
 /// finds its job gone and waits for ever for a job that nobody will run
 /// (today: that panic, then a shuttle `deadlock`). The joins must complete,
-/// each closure once, with no panic reaching the panic handler.
+/// each closure once, with no panic reaching the panic handler, and `b2`
+/// must never run on the waiter during `a2`'s wait: when the other worker
+/// has taken `b1` meanwhile, the popped `b2` leaves no other trace (the
+/// inner `join` finds the deque empty, and `b2`'s latch already set).
 #[test]
 fn a_wait_inside_nested_joins_keeps_the_join_deque_in_order() {
     check_outcomes(
