@@ -305,13 +305,9 @@ impl<'a> LocalWorker<'a> {
             let cursor = &self.cursor;
             for _ in 0..self.pool.spawned_hint() {
                 let victim = self.pool.registry.next_victim(cursor)?;
-                if !ptr::eq(victim, self.worker) && !victim.join_deque.is_empty() {
-                    if let Some(task) = victim.join_deque.steal() {
-                        self.took_join.set(true);
-                        return Some(Stole {
-                            task,
-                            pushed: false,
-                        });
+                if !ptr::eq(victim, self.worker) {
+                    if let Some(stole) = self.steal_join(victim) {
+                        return Some(stole);
                     }
                 }
             }
@@ -373,20 +369,28 @@ impl<'a> LocalWorker<'a> {
             if let Some(stole) = self.ring.steal(&victim.ring) {
                 return Some(stole);
             }
-            // A hint first: a stale "empty" only delays the steal (the victim
-            // takes its own join jobs back), and it keeps the deque's SeqCst
-            // fence off searches of idle victims.
-            if !victim.join_deque.is_empty() {
-                if let Some(task) = victim.join_deque.steal() {
-                    self.took_join.set(true);
-                    return Some(Stole {
-                        task,
-                        pushed: false,
-                    });
-                }
+            if let Some(stole) = self.steal_join(victim) {
+                return Some(stole);
             }
         }
         None
+    }
+
+    /// The oldest job of another worker's join deque, noting that this
+    /// thread now runs fork-join work (`took_join`).
+    fn steal_join(&self, victim: &Worker) -> Option<Stole> {
+        // A hint first: a stale "empty" only delays the steal (the victim
+        // takes its own join jobs back), and it keeps the deque's SeqCst
+        // fence off searches of idle victims.
+        if victim.join_deque.is_empty() {
+            return None;
+        }
+        let task = victim.join_deque.steal()?;
+        self.took_join.set(true);
+        Some(Stole {
+            task,
+            pushed: false,
+        })
     }
 
     /// After shutdown: run everything this worker is responsible for. The
